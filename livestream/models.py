@@ -1,0 +1,235 @@
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+from tenants.scoping import BrandScopedManager, BrandScopedModel, current_brand
+
+
+def new_stream_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def new_costream_code() -> str:
+    return secrets.token_hex(5)
+
+
+class LiveRoom(BrandScopedModel):
+    """A live room (直播间) in the brand's mini-program.
+
+    ``scheduled → live ⇄ paused → ended``; ``cancelled`` by the brand before the start;
+    ``banned`` by the platform from any state. The rules live in livestream.services.rooms.
+    """
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled"
+        LIVE = "live"
+        PAUSED = "paused"
+        ENDED = "ended"
+        CANCELLED = "cancelled"
+        BANNED = "banned"
+
+    class Kind(models.TextChoices):
+        PUSH = "push", "push stream (OBS, encoder)"
+        PHONE = "phone", "phone"
+
+    title = models.CharField(max_length=34)
+    anchor_name = models.CharField(max_length=30)
+    anchor_wechat = models.CharField(max_length=64, blank=True)
+    cover_image_url = models.URLField(max_length=500, blank=True)
+    share_image_url = models.URLField(max_length=500, blank=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PUSH)
+    host_store = models.ForeignKey(
+        "guides.Store",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rooms",
+        help_text="Set for a store's own show (店播).",
+    )
+    scheduled_start = models.DateTimeField()
+    scheduled_end = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    status_reason = models.CharField(max_length=200, blank=True, help_text="Why it was cancelled or banned.")
+
+    comments_enabled = models.BooleanField(default=True)
+    likes_enabled = models.BooleanField(default=True)
+    goods_enabled = models.BooleanField(default=True)
+    replay_enabled = models.BooleanField(default=True)
+    share_enabled = models.BooleanField(default=True)
+
+    pushed_product = models.ForeignKey(
+        "RoomProduct",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The product being presented (讲解).",
+    )
+    stream_key = models.CharField(max_length=32, default=new_stream_key, editable=False)
+    costream_code = models.CharField(
+        max_length=16,
+        default=new_costream_code,
+        unique=True,
+        editable=False,
+        help_text="Give this to another room's operator to be invited to a co-stream.",
+    )
+    replay_url = models.URLField(max_length=500, blank=True)
+
+    # Persisted by the real-time flush (DESIGN §8); live values are in the cache.
+    like_total = models.PositiveBigIntegerField(default=0)
+    peak_online = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["brand", "status", "scheduled_start"]),
+            models.Index(fields=["status", "scheduled_start"], name="room_reminder_scan"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="room_end_after_start", condition=Q(scheduled_end__gt=models.F("scheduled_start"))
+            )
+        ]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        """Viewers can be in the room (it is on air or briefly paused)."""
+        return self.status in (self.Status.LIVE, self.Status.PAUSED)
+
+
+class RoomProduct(BrandScopedModel):
+    """A product listed in a room, in the room's order, on or off sale there."""
+
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="room_products")
+    product = models.ForeignKey("commerce.Product", on_delete=models.PROTECT, related_name="room_listings")
+    position = models.PositiveIntegerField(default=0)
+    on_sale = models.BooleanField(default=True)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    MAX_PER_ROOM = 500
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "room", "product"], name="roomproduct_uniq")]
+        indexes = [models.Index(fields=["brand", "room", "position"])]
+        ordering = ["position", "id"]
+
+
+class ReminderSubscription(BrandScopedModel):
+    """A customer asked to be told when a room starts (开播提醒). Sent at most once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        REFUSED = "refused", "refused by the user"
+        FAILED = "failed"
+        CANCELLED = "cancelled", "unsubscribed or room cancelled"
+
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="reminders")
+    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="reminders")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "room", "customer"], name="reminder_uniq")]
+        indexes = [models.Index(fields=["room", "status"])]
+
+
+class CoStreamManager(BrandScopedManager):
+    def brand_filter(self, brand):
+        return Q(inviter_brand_id=brand.pk) | Q(invitee_brand_id=brand.pk)
+
+
+class CoStream(BrandScopedModel):
+    """Two live rooms linked (连麦), possibly of two brands. Both brands see it.
+
+    ``brand`` is the inviting brand; ``invitee_brand`` the other side.
+    """
+
+    class Status(models.TextChoices):
+        INVITED = "invited"
+        ACCEPTED = "accepted"
+        DECLINED = "declined"
+        ENDED = "ended"
+
+    ACTIVE = (Status.INVITED, Status.ACCEPTED)
+
+    inviter_room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="costreams_sent")
+    invitee_brand = models.ForeignKey("tenants.Brand", on_delete=models.CASCADE, related_name="+")
+    invitee_room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="costreams_received")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CoStreamManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "status"]), models.Index(fields=["invitee_brand", "status"])]
+
+    @property
+    def inviter_brand_id(self):
+        return self.brand_id
+
+    def assign_scope_brand(self):
+        brand = current_brand()
+        if brand is not None and self.brand_id and brand.pk == self.invitee_brand_id:
+            return  # the invited brand answers the invitation: its write, on a shared row
+        super().assign_scope_brand()
+
+    def other_room(self, room: LiveRoom) -> LiveRoom:
+        return self.invitee_room if room.pk == self.inviter_room_id else self.inviter_room
+
+
+class Festival(models.Model):
+    """A platform event (大促) gathering rooms of many brands: a main venue and sub-venues."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        PUBLISHED = "published"
+        ENDED = "ended"
+
+    name = models.CharField(max_length=100)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    main_room = models.ForeignKey(
+        LiveRoom, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="主会场."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(name="festival_window", condition=Q(ends_at__gt=models.F("starts_at")))]
+
+    def __str__(self):
+        return self.name
+
+
+class Venue(BrandScopedModel):
+    """A brand's part in a festival (分会场): invited by the platform, accepted with a room, or left."""
+
+    class Status(models.TextChoices):
+        INVITED = "invited"
+        JOINED = "joined"
+        LEFT = "left"
+
+    festival = models.ForeignKey(Festival, on_delete=models.CASCADE, related_name="venues")
+    room = models.ForeignKey(LiveRoom, null=True, blank=True, on_delete=models.SET_NULL, related_name="venues")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED)
+    invited_at = models.DateTimeField(auto_now_add=True)
+    joined_at = models.DateTimeField(null=True, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "festival"], name="venue_brand_festival_uniq")]

@@ -1,0 +1,133 @@
+"""The web admin for brand operators and the platform operator.
+
+A brand's owners and operators log in to ``/admin/`` and work inside one brand at a time (a
+switcher in the header when they belong to several). Everything they see comes through the
+scoped managers, so lists, forms and foreign-key choices hold only that brand's rows. The
+platform operator (a superuser) works in the platform scope and sees every brand.
+"""
+
+from django.contrib import admin
+from django.db import models
+from django.http import HttpResponseRedirect
+from django.shortcuts import resolve_url
+from django.urls import path
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from tenants import scoping
+from tenants.models import Membership
+
+SESSION_KEY = "siyu_admin_brand_id"
+
+
+def admin_memberships(user):
+    """The memberships through which ``user`` may run a brand from the admin, in a stable order."""
+    return list(
+        Membership.unscoped.filter(user=user, role__in=Membership.CONSOLE_ROLES)
+        .select_related("brand")
+        .order_by("brand__name", "brand_id")
+    )
+
+
+def admin_scope_for(request):
+    """The scope of an admin request: the platform, the brand chosen in the switcher, or none."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return scoping.PLATFORM
+    memberships = admin_memberships(user)
+    if not memberships:
+        return None
+    chosen = request.session.get(SESSION_KEY)
+    membership = next((m for m in memberships if m.brand_id == chosen), memberships[0])
+    request.admin_brands = [m.brand for m in memberships]
+    request.admin_role = membership.role
+    return membership.brand
+
+
+class SiyuAdminSite(admin.AdminSite):
+    site_header = "Siyu"
+    site_title = "Siyu admin"
+    index_title = "Live commerce administration"
+
+    def has_permission(self, request):
+        user = request.user
+        if not (user.is_active and user.is_authenticated):
+            return False
+        return user.is_superuser or scoping.current_brand() is not None
+
+    def each_context(self, request):
+        context = super().each_context(request)
+        context["siyu_brand"] = scoping.current_brand()
+        context["siyu_brands"] = getattr(request, "admin_brands", [])
+        return context
+
+    def get_urls(self):
+        return [
+            path("brand/switch/", self.admin_view(require_POST(self.switch_brand)), name="switch_brand"),
+            *super().get_urls(),
+        ]
+
+    def switch_brand(self, request):
+        brand_id = request.POST.get("brand", "")
+        if brand_id.isdigit() and any(b.pk == int(brand_id) for b in getattr(request, "admin_brands", [])):
+            request.session[SESSION_KEY] = int(brand_id)
+        next_url = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
+            next_url = resolve_url("admin:index")
+        return HttpResponseRedirect(next_url)
+
+
+class BrandScopedAdmin(admin.ModelAdmin):
+    """Base of every admin page for a brand-owned model.
+
+    Rows come through the scoped default manager (the brand in scope, or every brand for the
+    platform operator); a new object gets the brand in scope on save; brand staff never see or
+    pick the ``brand`` field. ``admin_roles`` names the membership roles allowed in.
+    """
+
+    admin_roles = Membership.CONSOLE_ROLES
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def _brand_staff_allowed(self, request):
+        return scoping.current_brand() is not None and getattr(request, "admin_role", None) in self.admin_roles
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or self._brand_staff_allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
+        if not request.user.is_superuser:
+            exclude.append("brand")
+        return exclude
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser and obj is not None:
+            readonly.append("brand")  # a row never moves between brands
+        return readonly
+
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        if request.user.is_superuser and "brand" not in columns:
+            columns.append("brand")
+        return columns
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if request.user.is_superuser and "brand" not in filters:
+            filters.append("brand")
+        return filters

@@ -1,0 +1,112 @@
+"""Tokens and principals: who a request is, and for which brand it acts (DESIGN §6).
+
+* A customer token (from ``POST /api/v1/mp/login``) carries the customer and their brand.
+* A staff token (from ``POST /api/v1/staff/login``) carries the user; each request names the brand
+  it acts for in the ``X-Brand`` header (id or slug) and is refused unless the user is a member.
+
+The same tokens authenticate websockets (``?token=`` or the ``Authorization`` header).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from tenants.errors import Forbidden, NotAuthenticated
+from tenants.models import Brand, Customer, Membership
+
+BRAND_HEADER = "HTTP_X_BRAND"
+
+
+class CustomerAccessToken(AccessToken):
+    token_type = "customer"
+
+    @classmethod
+    def for_customer(cls, customer: Customer) -> CustomerAccessToken:
+        token = cls()
+        token["customer_id"] = customer.pk
+        token["brand_id"] = customer.brand_id
+        return token
+
+
+def staff_tokens(user) -> dict:
+    refresh = RefreshToken.for_user(user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def ensure_brand_active(brand: Brand) -> None:
+    if not brand.is_active:
+        raise Forbidden("brand_suspended", f"The brand {brand.slug!r} is suspended.")
+
+
+def customer_from_token(raw_token: str | bytes) -> Customer:
+    """Validate a customer token and load its customer (with the brand). Raises InvalidToken."""
+    try:
+        token = CustomerAccessToken(raw_token)
+    except TokenError as exc:
+        raise InvalidToken({"detail": str(exc), "code": "token_not_valid"}) from exc
+    customer = (
+        Customer.unscoped.select_related("brand").filter(pk=token["customer_id"], brand_id=token["brand_id"]).first()
+    )
+    if customer is None:
+        raise InvalidToken({"detail": "Customer not found.", "code": "token_not_valid"})
+    return customer
+
+
+def staff_user_from_token(raw_token: str | bytes):
+    try:
+        token = AccessToken(raw_token)
+    except TokenError as exc:
+        raise InvalidToken({"detail": str(exc), "code": "token_not_valid"}) from exc
+    user = get_user_model().objects.filter(pk=token.get("user_id"), is_active=True).first()
+    if user is None:
+        raise InvalidToken({"detail": "User not found or inactive.", "code": "token_not_valid"})
+    return user
+
+
+class CustomerAuthentication(JWTAuthentication):
+    """``Authorization: Bearer <customer token>`` → ``request.user`` is the Customer."""
+
+    def get_validated_token(self, raw_token):
+        return raw_token
+
+    def get_user(self, raw_token):
+        return customer_from_token(raw_token)
+
+
+class StaffAuthentication(JWTAuthentication):
+    """``Authorization: Bearer <staff access token>`` → ``request.user`` is the Django user."""
+
+    def get_validated_token(self, raw_token):
+        return raw_token
+
+    def get_user(self, raw_token):
+        return staff_user_from_token(raw_token)
+
+
+def brand_from_header(request) -> Brand:
+    value = (request.META.get(BRAND_HEADER) or "").strip()
+    if not value:
+        raise Forbidden("brand_required", "Name the brand you act for in the X-Brand header (id or slug).")
+    lookup = {"pk": int(value)} if value.isdigit() else {"slug": value}
+    brand = Brand.objects.filter(**lookup).first()
+    if brand is None:
+        raise Forbidden("not_a_member", "You are not a member of this brand.")
+    return brand
+
+
+def staff_membership(user, brand: Brand, roles) -> Membership:
+    """The user's membership of ``brand`` with one of ``roles``, or 403."""
+    membership = Membership.unscoped.filter(user=user, brand=brand).first()
+    if membership is None:
+        raise Forbidden("not_a_member", "You are not a member of this brand.")
+    if membership.role not in roles:
+        raise Forbidden("role_not_allowed", f"Your role {membership.role!r} cannot use this endpoint.")
+    return membership
+
+
+def require_authenticated(user):
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise NotAuthenticated("not_authenticated", "Authentication credentials were not provided.")

@@ -1,0 +1,119 @@
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+
+from tenants.scoping import BrandScopedModel
+
+appid_validator = RegexValidator(r"^wx[0-9a-zA-Z]{6,30}$", "A mini-program appid looks like wx0123456789abcdef.")
+
+
+def validate_timezone(value):
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone.")
+
+
+class Brand(models.Model):
+    """The tenant: one brand with its own mini-program. Platform-owned, belongs to no brand."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        SUSPENDED = "suspended"
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    appid = models.CharField("mini-program appid", max_length=32, unique=True, validators=[appid_validator])
+    app_secret = models.CharField(
+        "mini-program AppSecret", max_length=64, blank=True, help_text="Needed by the real WeChat client."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    suspended_reason = models.CharField(max_length=200, blank=True)
+    timezone = models.CharField(max_length=64, default="Asia/Shanghai", validators=[validate_timezone])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Per-brand settings. Each is read by the one service that applies it.
+    max_live_rooms = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(100)], help_text="Rooms live at the same time."
+    )
+    allow_anonymous_viewers = models.BooleanField(default=True, help_text="Viewers may watch before logging in.")
+    reminder_lead_minutes = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text="Start reminders go out this many minutes before a room's scheduled start.",
+    )
+    reminder_template_id = models.CharField(
+        max_length=64, blank=True, help_text="WeChat subscribe-message template for start reminders."
+    )
+    reminder_cancel_notice = models.BooleanField(
+        default=False, help_text="Tell subscribers when a room they subscribed to is cancelled."
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_active(self):
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def tz(self):
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Membership(BrandScopedModel):
+    """A staff user's role in one brand. A user may act for several brands."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        OPERATOR = "operator"
+        STORE_MANAGER = "store_manager"
+        GUIDE = "guide"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Roles that run the brand from the console API and the web admin.
+    CONSOLE_ROLES = frozenset({Role.OWNER, Role.OPERATOR})
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "user"], name="membership_brand_user_uniq")]
+        indexes = [models.Index(fields=["user"])]
+
+    def __str__(self):
+        return f"{self.user} · {self.role} @ {self.brand_id}"
+
+
+class Customer(BrandScopedModel):
+    """A mini-program user of one brand: one per (brand, openid)."""
+
+    openid = models.CharField(max_length=64)
+    unionid = models.CharField(max_length=64, blank=True)
+    nickname = models.CharField(max_length=64, blank=True)
+    avatar_url = models.URLField(max_length=500, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    is_member = models.BooleanField(default=False)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    first_paid_at = models.DateTimeField(null=True, blank=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    # A customer is the authenticated principal of mini-program requests.
+    is_authenticated = True
+    is_anonymous = False
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "openid"], name="customer_brand_openid_uniq")]
+        indexes = [models.Index(fields=["brand", "unionid"]), models.Index(fields=["brand", "first_seen_at"])]
+
+    def __str__(self):
+        return self.nickname or self.openid
+
+    @property
+    def is_new(self):
+        """No paid order yet: the audience of new-customer offers."""
+        return self.first_paid_at is None
