@@ -7,11 +7,26 @@ HTTPS API). Both raise the project's domain errors, so callers never see an errc
 
 from django.conf import settings
 
-from tenants.wechat.base import CodeSession, MiniProgramClient
+from tenants.wechat.base import (
+    CodeSession,
+    MessageRejected,
+    MiniProgramClient,
+    SubscribeMessage,
+    build_subscribe_data,
+    fit_subscribe_value,
+)
 from tenants.wechat.client import WeChatMiniProgramClient
 from tenants.wechat.sandbox import SandboxMiniProgramClient
 
-__all__ = ["CodeSession", "MiniProgramClient", "mini_program_client"]
+__all__ = [
+    "CodeSession",
+    "MessageRejected",
+    "MiniProgramClient",
+    "SubscribeMessage",
+    "build_subscribe_data",
+    "fit_subscribe_value",
+    "mini_program_client",
+]
 
 
 def mini_program_client(brand) -> MiniProgramClient:

@@ -4,14 +4,22 @@ Errors follow WeChat's errcodes (../shared/WECHAT.md §1–2): a caller's mistak
 domain error, WeChat's trouble a 502, so the API never answers 500 for them.
 """
 
+import json
 import logging
+from collections.abc import Callable
 
 import httpx
 from django.conf import settings
 from django.core.cache import cache
 
 from tenants.errors import DomainError, Forbidden, InvalidInput, RateLimited, UpstreamError
-from tenants.wechat.base import CodeSession
+from tenants.wechat.base import (
+    CodeSession,
+    MessageRejected,
+    SubscribeMessage,
+    build_subscribe_data,
+    check_subscribe_message,
+)
 
 logger = logging.getLogger("siyu.wechat")
 
@@ -52,6 +60,30 @@ def raise_for_errcode(payload: dict) -> None:
         error_class, code, message = ERRCODES[errcode]
         raise error_class(code, message, fields={"errcode": errcode})
     raise WeChatAPIError(errcode, errmsg)
+
+
+# Subscribe-send errcodes that doom this one message (WECHAT.md §3): retrying cannot help.
+SUBSCRIBE_REJECTIONS = {
+    43101: "refused",
+    40003: "invalid_recipient",
+    40037: "invalid_template",
+    47003: "invalid_data",
+    41030: "invalid_page",
+}
+
+
+def raise_for_subscribe_errcode(payload: dict) -> None:
+    errcode = payload.get("errcode") or 0
+    if errcode in SUBSCRIBE_REJECTIONS:
+        errmsg = str(payload.get("errmsg", ""))
+        # A refusal is an everyday outcome, not trouble: keep it out of the warnings.
+        logger.info("WeChat rejected a subscribe message: %s %s", errcode, errmsg)
+        raise MessageRejected(SUBSCRIBE_REJECTIONS[errcode], errcode, errmsg)
+    raise_for_errcode(payload)
+
+
+def _is_json(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").startswith(("application/json", "text/plain"))
 
 
 def _payload(response: httpx.Response) -> dict:
@@ -124,19 +156,28 @@ class WeChatMiniProgramClient:
         cache.set(self._token_cache_key, token, timeout=max(int(payload.get("expires_in", 7200)) - 60, 30))
         return token
 
-    def call_with_token(self, method: str, path: str, *, params: dict | None = None, **kwargs) -> httpx.Response:
+    def call_with_token(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        check: Callable[[dict], None] = raise_for_errcode,
+        **kwargs,
+    ) -> httpx.Response:
         """A call that needs ``access_token``; on a stale-token errcode, refetch once and retry.
 
         Answers the raw response: some APIs (mini-program codes) answer image bytes on success.
+        ``check`` raises for any other errcode; an API with errcodes of its own passes its own.
         """
         for attempt in range(2):
             token = self.access_token(force_refresh=attempt > 0)
             response = self._request(method, path, params={**(params or {}), "access_token": token}, **kwargs)
-            if response.headers.get("content-type", "").startswith(("application/json", "text/plain")):
+            if _is_json(response):
                 payload = _payload(response)
                 if payload.get("errcode") in TOKEN_ERRORS and attempt == 0:
                     continue
-                raise_for_errcode(payload)
+                check(payload)
             return response
         raise AssertionError("unreachable")
 
@@ -152,3 +193,33 @@ class WeChatMiniProgramClient:
         return CodeSession(
             openid=payload["openid"], session_key=payload.get("session_key", ""), unionid=payload.get("unionid", "")
         )
+
+    # --- subscribe messages ------------------------------------------------------------------
+    def send_subscribe_message(self, message: SubscribeMessage) -> None:
+        """Send one subscribe message (WECHAT.md §3).
+
+        ``MessageRejected`` when WeChat will never deliver it; ``UpstreamError`` / ``RateLimited``
+        when it might later. Busy (-1) is not retried here: the caller retries transient errors later.
+        """
+        check_subscribe_message(message)
+        body = {
+            "touser": message.openid,
+            "template_id": message.template_id,
+            "data": build_subscribe_data(message.data),
+            "miniprogram_state": message.miniprogram_state,
+            "lang": message.lang,
+        }
+        if message.page:
+            body["page"] = message.page
+        response = self.call_with_token(
+            "POST",
+            "/cgi-bin/message/subscribe/send",
+            # UTF-8 Chinese as is: WeChat expects it, not \u escapes.
+            content=json.dumps(body, ensure_ascii=False).encode(),
+            headers={"content-type": "application/json"},
+            check=raise_for_subscribe_errcode,
+        )
+        if not _is_json(response):  # only an errcode-0 JSON answer means the message was sent
+            raise UpstreamError(
+                "wechat_unavailable", "WeChat answered the subscribe message with something unexpected."
+            )
