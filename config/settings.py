@@ -51,7 +51,7 @@ MIDDLEWARE = [
     "tenants.middleware.BrandScopeMiddleware",
 ]
 
-ROOT_URLCONF = "config.urls"
+ROOT_URLCONF = env.str("ROOT_URLCONF", default="config.urls")  # benchmarks mount their reference views
 ADMIN_URL_PATH = "admin/"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
@@ -82,7 +82,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Off by default: the check is a round trip at the start of every request (a tenth of a flash
+    # sale's time); a connection that broke fails one request and is replaced.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, Celery broker ---------------------------------------------
@@ -115,6 +117,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(VAR_DIR / "celery" / "queue"),
         "data_folder_out": str(VAR_DIR / "celery" / "queue"),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -125,7 +128,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 # Periodic jobs (DESIGN §9). Each feature app adds its entries here, so every schedule is in one place.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "start-reminders": {"task": "livestream.send_start_reminders", "schedule": 30.0},
+    "flush-live-state": {"task": "livestream.flush_live_state", "schedule": 5.0},
+    "expire-unpaid-orders": {"task": "commerce.expire_unpaid_orders", "schedule": 30.0},
+    "complete-shipped-orders": {"task": "commerce.complete_shipped_orders", "schedule": 3600.0},
+}
 
 # --- Auth and API ---------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -173,7 +181,22 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "BrandStatusEnum": "tenants.models.Brand.Status",
+        "RoomStatusEnum": "livestream.models.LiveRoom.Status",
+        "CoStreamStatusEnum": "livestream.models.CoStream.Status",
+        "FestivalStatusEnum": "livestream.models.Festival.Status",
+        "VenueStatusEnum": "livestream.models.Venue.Status",
+        "ReminderStatusEnum": "livestream.models.ReminderSubscription.Status",
+        "ProductStatusEnum": "commerce.models.Product.Status",
+        "OrderStatusEnum": "commerce.models.Order.Status",
+        "PaymentStatusEnum": "commerce.models.Payment.Status",
+        "RefundStatusEnum": "commerce.models.Refund.Status",
+        "CommentStatusEnum": "livestream.models.Comment.Status",
+        "ProductAuditStatusEnum": "commerce.models.Product.AuditStatus",
+        "StoreStatusEnum": "guides.models.Store.Status",
+        "GuideStatusEnum": "guides.models.Guide.Status",
+    },
 }
 
 # --- WeChat ---------------------------------------------------------------------------------
@@ -210,5 +233,29 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # A 4xx is an answer the API meant to give (sold out, not found): not worth a log line each.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"level": "ERROR"}},
 }
+
+# --- Live rooms -----------------------------------------------------------------------------
+# Where streaming software (OBS, an encoder) pushes a room: {brand} slug, {room} id, {key} secret.
+LIVE_PUSH_URL_TEMPLATE = env.str(
+    "LIVE_PUSH_URL_TEMPLATE", default="rtmp://push.siyu.local/live/{brand}-{room}?key={key}"
+)
+# The mini-program page that opens a room; reminders and share codes link to it.
+MP_ROOM_PAGE = env.str("MP_ROOM_PAGE", default="pages/room/index")
+
+# --- WeChat Pay -----------------------------------------------------------------------------
+# Used when WECHAT_BACKEND is "wechat" (../shared/WECHAT.md §6); the sandbox needs none of them.
+# Verifying WeChat Pay's signatures takes the WeChat Pay public key (PATH + its PUB_KEY_ID_… ID),
+# platform certificates (comma-separated PEM paths), or both while a merchant migrates.
+WECHATPAY_MCHID = env.str("WECHATPAY_MCHID", default="")
+WECHATPAY_MERCHANT_SERIAL_NO = env.str("WECHATPAY_MERCHANT_SERIAL_NO", default="")
+WECHATPAY_PRIVATE_KEY_PATH = env.str("WECHATPAY_PRIVATE_KEY_PATH", default="")
+WECHATPAY_APIV3_KEY = env.str("WECHATPAY_APIV3_KEY", default="")
+WECHATPAY_PLATFORM_CERTS = env.list("WECHATPAY_PLATFORM_CERTS", default=[])
+WECHATPAY_PUBLIC_KEY_PATH = env.str("WECHATPAY_PUBLIC_KEY_PATH", default="")
+WECHATPAY_PUBLIC_KEY_ID = env.str("WECHATPAY_PUBLIC_KEY_ID", default="")
+# Where WeChat Pay POSTs payment and refund results; no query string (WECHAT.md §6).
+WECHATPAY_NOTIFY_URL = env.str("WECHATPAY_NOTIFY_URL", default="")
+WECHATPAY_API_BASE = env.str("WECHATPAY_API_BASE", default="")  # empty: https://api.mch.weixin.qq.com

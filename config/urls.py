@@ -8,10 +8,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from health_check.views import HealthCheckView
 from redis.asyncio import Redis as AsyncRedis
 
+from commerce import urls as commerce_urls
+from livestream import urls as livestream_urls
 from tenants import urls as tenants_urls
 from tenants.api.errors import is_api_request, json_error_response
 
-APPS = [tenants_urls]
+APPS = [tenants_urls, commerce_urls, livestream_urls]
 
 
 def audience(name):

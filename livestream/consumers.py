@@ -1,81 +1,232 @@
 """The live room websocket ``/ws/rooms/<id>/`` (DESIGN §8).
 
-Envelope both ways: ``{"type": "...", "data": {...}}``. Close codes: 4401 bad token,
-4403 not allowed (anonymous viewers off, suspended brand), 4404 no such room in this brand,
-4409 the room is over (ended, cancelled or banned; the final state is sent first).
+The consumer handles connecting (token, brand, room), what one client sends (comments, like
+taps, pings) and per-socket answers; everything broadcast to the room reaches the socket
+through the room hub (livestream.hub), never through the consumer.
+
+Envelope both ways: ``{"type": "...", "data": {...}}``. Close codes: 1009 a frame over 4 KB,
+4401 bad token, 4403 not allowed (anonymous viewers off, suspended brand, not a member), 4404
+no such room in this brand, 4409 the room is over (its final state is sent first), 4429 a client
+that floods (over ``FLOOD_RATE`` frames a second).
 """
 
+import asyncio
+import json
+import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
 
+from livestream.hub import hub
 from livestream.models import LiveRoom
+from livestream.realtime import encode, live_counters, store
+from livestream.services import live
+from livestream.services.room_products import product_summary
+from livestream.sources import resolve_entry_source
+from tenants.errors import DomainError
 from tenants.models import Brand, Membership
 from tenants.scoping import brand_scope
 
+CLOSE_TOO_LARGE = 1009
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_ROOM_OVER = 4409
+CLOSE_FLOOD = 4429
 CLOSED_STATES = {LiveRoom.Status.ENDED, LiveRoom.Status.CANCELLED, LiveRoom.Status.BANNED}
+MAX_FRAME = 4096
+MAX_LIKES_PER_FRAME = 100
+FLOOD_RATE = 20  # frames a second a client may send, on average
+FLOOD_BURST = 40
+MODERATION_TTL = 10.0  # seconds a socket trusts its copy of the room's comment rules and its mute
+
+
+def _query(scope, name: str) -> str:
+    return (parse_qs(scope.get("query_string", b"").decode(errors="replace")).get(name) or [""])[0]
 
 
 @database_sync_to_async
-def _brand_for_appid(appid: str):
-    return Brand.objects.filter(appid=appid).first()
+def _brand_for(scope):
+    """The brand the socket acts in, or None: the customer's, a staff member's named one
+    (``?brand=``), or for anonymous viewers the one whose mini-program this is (``?appid=``)."""
+    if scope.get("staff_user") is not None:
+        ref = _query(scope, "brand")
+        lookup = {"pk": int(ref)} if ref.isdigit() else {"slug": ref}
+        brand = Brand.objects.filter(**lookup).first() if ref else None
+        if brand is None or not Membership.unscoped.filter(user=scope["staff_user"], brand=brand).exists():
+            return None
+        return brand
+    if scope.get("brand") is not None:
+        return scope["brand"]
+    appid = _query(scope, "appid")
+    brand = Brand.objects.filter(appid=appid).first() if appid else None
+    return brand if brand is not None and brand.allow_anonymous_viewers else None
 
 
 @database_sync_to_async
-def _staff_brand(user, brand_ref: str):
-    """The brand a staff socket names (``?brand=<id or slug>``), if the user is a member."""
-    lookup = {"pk": int(brand_ref)} if brand_ref.isdigit() else {"slug": brand_ref}
-    brand = Brand.objects.filter(**lookup).first()
-    if brand is None or not Membership.unscoped.filter(user=user, brand=brand).exists():
-        return None
-    return brand
-
-
-@database_sync_to_async
-def _room_in_brand(brand, room_id: int):
+def _room_state(brand, room_id: int, customer, raw_source: str):
+    """Everything a joining socket needs, read in one go."""
     with brand_scope(brand):
-        return LiveRoom.objects.filter(pk=room_id).first()
+        room = (
+            LiveRoom.objects.filter(pk=room_id)
+            .select_related("brand", "pushed_product__product")
+            .first()
+        )
+        if room is None:
+            return None
+        try:
+            source = resolve_entry_source(room, raw_source).as_dict()
+        except DomainError:
+            source = {"kind": "unknown"}
+        pinned = room.comments.filter(is_pinned=True).select_related("customer").first()
+        muted = customer is not None and live.is_muted(brand=brand, room=room, customer=customer)
+        if room.like_total:  # the live store lost the room's total (restart, flushed Redis): go on from the saved one
+            store().seed_likes(room.pk, room.like_total)
+        return {
+            "room": room,
+            "source": source,
+            "moderation": live.Moderation.for_room(room),
+            "muted": muted,
+            "counters": live_counters([room])[room.pk],
+            "pinned": live.comment_event(comment_id=pinned.pk, room_id=room.pk, customer=pinned.customer,
+                                         text=pinned.text, at=pinned.created_at.timestamp()) if pinned else None,
+        }  # fmt: skip
 
 
-def room_state(room: LiveRoom) -> dict:
-    return {"id": room.pk, "status": room.status, "title": room.title}
+@database_sync_to_async
+def _refresh_moderation(brand, room, customer):
+    with brand_scope(brand):
+        room = LiveRoom.objects.select_related("brand").get(pk=room.pk)
+        return live.Moderation.for_room(room), live.is_muted(brand=brand, room=room, customer=customer)
 
 
-class RoomConsumer(AsyncJsonWebsocketConsumer):
+def room_snapshot(room: LiveRoom, counters: dict, recent: list[str], pinned) -> str:
+    """The first frame a socket gets; recent comments are inlined as the frames they were."""
+    data = {
+        "room": {
+            "id": room.pk, "title": room.title, "status": room.status, "anchor_name": room.anchor_name,
+            "comments_enabled": room.comments_enabled, "likes_enabled": room.likes_enabled,
+            "goods_enabled": room.goods_enabled, "started_at": room.started_at, "fanout_mode": room.fanout_mode,
+        },
+        "pushed_product": product_summary(room.pushed_product.product) if room.pushed_product_id else None,
+        "likes": counters["likes"],
+        "online": counters["online"],
+        "pinned_comment": pinned,
+        "comments": "__RECENT__",
+    }  # fmt: skip
+    return encode("snapshot", data).replace('"__RECENT__"', "[" + ",".join(recent) + "]")
+
+
+class RoomConsumer(AsyncWebsocketConsumer):
+    viewer = None
+
+    async def dispatch(self, message):
+        # Channels closes stale database connections (a thread hop) before every handler; the
+        # handlers that touch the database do it in their own threads, so a like tap does not pay.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self):
         await self.accept()
-        brand = self.scope.get("brand")
-        if self.scope.get("staff_user") is not None:
-            brand = await _staff_brand(self.scope["staff_user"], self._query("brand"))
-            if brand is None:
-                return await self.close(CLOSE_FORBIDDEN)
-        elif brand is None:
-            appid = self._query("appid")
-            brand = await _brand_for_appid(appid) if appid else None
-            if brand is None or not brand.allow_anonymous_viewers:
-                return await self.close(CLOSE_FORBIDDEN)
-        if not brand.is_active:
+        brand = await _brand_for(self.scope)
+        if brand is None or not brand.is_active:
             return await self.close(CLOSE_FORBIDDEN)
-        room = await _room_in_brand(brand, self.scope["url_route"]["kwargs"]["room_id"])
-        if room is None:
+        self.customer = self.scope.get("customer")
+        room_id = self.scope["url_route"]["kwargs"]["room_id"]
+        state = await _room_state(brand, room_id, self.customer, _query(self.scope, "source"))
+        if state is None:
             return await self.close(CLOSE_NOT_FOUND)
-        self.brand, self.room = brand, room
-        await self.send_json({"type": "snapshot", "data": {"room": room_state(room)}})
-        if room.status in CLOSED_STATES:
+        self.brand, self.room = brand, state["room"]
+        self.source, self.moderation, self.muted = state["source"], state["moderation"], state["muted"]
+        self.checked_at = time.monotonic()
+        recent = await asyncio.to_thread(store().recent_comments, self.room.pk)
+        await self.send(room_snapshot(self.room, state["counters"], recent, state["pinned"]))
+        if self.room.status in CLOSED_STATES:
             return await self.close(CLOSE_ROOM_OVER)
+        self.joined_at = time.time()
+        self.allowance, self.allowance_at = float(FLOOD_BURST), time.monotonic()
+        ticks = self.room.fanout_mode == LiveRoom.FanoutMode.TICKS
+        self.viewer = await hub().join(self.room.pk, self.base_send, ticks=ticks)
 
-    async def receive_json(self, content, **kwargs):
-        kind = content.get("type") if isinstance(content, dict) else None
-        if kind == "ping":
-            await self.send_json({"type": "pong", "data": {}})
+    async def disconnect(self, code):
+        if self.viewer is None:
+            return
+        viewer, self.viewer = self.viewer, None
+        await hub().leave(self.room.pk, viewer)
+        await asyncio.to_thread(
+            live.session_record, brand_id=self.brand.pk, room_id=self.room.pk,
+            customer_id=self.customer.pk if self.customer else None, socket_id=viewer.id, source=self.source,
+            joined_at=self.joined_at, left_at=time.time(),
+        )  # fmt: skip
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.viewer is None:
+            return
+        if not self._within_rate():
+            await self.error("flooding", "Too many messages; the connection is closed.")
+            return await self.close(CLOSE_FLOOD)
+        if text_data is not None:  # at most 4 bytes a character: count the bytes only when that could matter
+            too_large = len(text_data) > MAX_FRAME or (len(text_data) > MAX_FRAME // 4
+                                                       and len(text_data.encode()) > MAX_FRAME)  # fmt: skip
         else:
-            await self.send_json(
-                {"type": "error", "data": {"code": "unknown_event", "message": f"Unknown event {kind!r}."}}
-            )
+            too_large = len(bytes_data or b"") > MAX_FRAME
+        if too_large:
+            await self.error("frame_too_large", f"A message is at most {MAX_FRAME} bytes.")
+            return await self.close(CLOSE_TOO_LARGE)
+        raw = text_data if text_data is not None else (bytes_data or b"").decode(errors="replace")
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            return await self.error("malformed_json", "Send JSON: {\"type\": ..., \"data\": {...}}.")
+        if not isinstance(message, dict) or not isinstance(message.get("data", {}), dict):
+            return await self.error("invalid_event", "Send {\"type\": ..., \"data\": {...}}.")
+        kind, data = message.get("type"), message.get("data") or {}
+        if kind == "ping":
+            await self.send(encode("pong", {"t": data.get("t")}))
+        elif kind == "like":
+            await self.like(data)
+        elif kind == "comment":
+            await self.comment(data)
+        else:
+            await self.error("unknown_event", f"Unknown event type {kind!r}.")
 
-    def _query(self, name: str) -> str:
-        return (parse_qs(self.scope.get("query_string", b"").decode(errors="replace")).get(name) or [""])[0]
+    def _within_rate(self) -> bool:
+        """A token bucket: FLOOD_RATE frames a second on average, bursts up to FLOOD_BURST."""
+        now = time.monotonic()
+        self.allowance = min(FLOOD_BURST, self.allowance + (now - self.allowance_at) * FLOOD_RATE)
+        self.allowance_at = now
+        if self.allowance < 1:
+            return False
+        self.allowance -= 1
+        return True
+
+    async def like(self, data):
+        count = data.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_LIKES_PER_FRAME:
+            return await self.error("invalid_like_count", f"count is 1 to {MAX_LIKES_PER_FRAME}.")
+        if not self.room.likes_enabled:
+            return await self.error("likes_disabled", "Likes are off in this room.")
+        hub().add_likes(self.room.pk, count)
+
+    async def comment(self, data):
+        if self.customer is None:
+            return await self.error("login_required", "Log in to comment.")
+        if time.monotonic() - self.checked_at > MODERATION_TTL:
+            self.moderation, self.muted = await _refresh_moderation(self.brand, self.room, self.customer)
+            self.checked_at = time.monotonic()
+        if self.muted:
+            return await self.error("muted", "You cannot comment in this room.")
+        try:
+            event = await asyncio.to_thread(
+                live.comment_submit, brand=self.brand, room_id=self.room.pk, customer=self.customer,
+                text=data.get("text"), moderation=self.moderation,
+            )  # fmt: skip
+        except DomainError as exc:
+            return await self.error(exc.code, exc.message)
+        if self.room.fanout_mode == LiveRoom.FanoutMode.TICKS:  # a viewer always sees their own comment
+            await self.send(encode("comment", event))
+
+    async def error(self, code: str, message: str):
+        await self.send(encode("error", {"code": code, "message": message}))

@@ -78,9 +78,16 @@ class LiveRoom(BrandScopedModel):
     )
     replay_url = models.URLField(max_length=500, blank=True)
 
-    # Persisted by the real-time flush (DESIGN §8); live values are in the cache.
+    class FanoutMode(models.TextChoices):
+        EACH = "each", "every event to every viewer"
+        TICKS = "ticks", "coalesced into one frame per tick (very large rooms)"
+
+    fanout_mode = models.CharField(max_length=8, choices=FanoutMode.choices, default=FanoutMode.EACH)
+
+    # Persisted by the counter flush (DESIGN §8); the live values are in Redis.
     like_total = models.PositiveBigIntegerField(default=0)
     peak_online = models.PositiveIntegerField(default=0)
+    likes_per_minute = models.JSONField(default=dict, blank=True, help_text='{"2026-11-23T20:15": 1234, ...} (UTC)')
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -109,7 +116,7 @@ class RoomProduct(BrandScopedModel):
     """A product listed in a room, in the room's order, on or off sale there."""
 
     room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="room_products")
-    product = models.ForeignKey("commerce.Product", on_delete=models.PROTECT, related_name="room_listings")
+    product = models.ForeignKey("commerce.Product", on_delete=models.CASCADE, related_name="room_listings")
     position = models.PositiveIntegerField(default=0)
     on_sale = models.BooleanField(default=True)
     added_at = models.DateTimeField(auto_now_add=True)
@@ -148,7 +155,7 @@ class ReminderSubscription(BrandScopedModel):
 
 class CoStreamManager(BrandScopedManager):
     def brand_filter(self, brand):
-        return Q(inviter_brand_id=brand.pk) | Q(invitee_brand_id=brand.pk)
+        return Q(brand_id=brand.pk) | Q(invitee_brand_id=brand.pk)
 
 
 class CoStream(BrandScopedModel):
@@ -233,3 +240,57 @@ class Venue(BrandScopedModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["brand", "festival"], name="venue_brand_festival_uniq")]
+
+
+class Comment(BrandScopedModel):
+    """A viewer's comment. Its id comes from the live store when it is accepted, so the batch
+    that persists it can be retried without writing it twice."""
+
+    class Status(models.TextChoices):
+        VISIBLE = "visible"
+        HIDDEN = "hidden", "hidden by an operator"
+
+    id = models.BigIntegerField(primary_key=True)
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="comments")
+    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="comments")
+    text = models.CharField(max_length=200)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.VISIBLE)
+    is_pinned = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "room", "-id"]), models.Index(fields=["brand", "customer"])]
+
+
+class Mute(BrandScopedModel):
+    """An operator silenced a customer: in one room, or (no room) in all the brand's rooms."""
+
+    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="mutes")
+    room = models.ForeignKey(LiveRoom, null=True, blank=True, on_delete=models.CASCADE, related_name="mutes")
+    until = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "customer"])]
+
+
+class ViewingSession(BrandScopedModel):
+    """One socket's stay in a room, with where the viewer came from (for the post-show report)."""
+
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="viewing_sessions")
+    customer = models.ForeignKey("tenants.Customer", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="viewing_sessions")  # fmt: skip
+    socket_id = models.CharField(max_length=32)
+    source_kind = models.CharField(max_length=16, blank=True)
+    source_scene = models.CharField(max_length=32, blank=True)
+    festival_id = models.BigIntegerField(null=True, blank=True)
+    costream_id = models.BigIntegerField(null=True, blank=True)
+    referring_room_id = models.BigIntegerField(null=True, blank=True)
+    joined_at = models.DateTimeField()
+    left_at = models.DateTimeField()
+    seconds = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "socket_id"], name="viewingsession_socket_uniq")]
+        indexes = [models.Index(fields=["brand", "room", "joined_at"])]

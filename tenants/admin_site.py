@@ -131,3 +131,41 @@ class BrandScopedAdmin(admin.ModelAdmin):
         if request.user.is_superuser and "brand" not in filters:
             filters.append("brand")
         return filters
+
+
+class BrandScopedInline(admin.TabularInline):
+    """An inline on a brand-scoped page: who may see or change it is decided by that page."""
+
+    def _parent_admin(self):
+        return self.admin_site.get_model_admin(self.parent_model)
+
+    def has_view_permission(self, request, obj=None):
+        return self._parent_admin().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._parent_admin().has_change_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._parent_admin().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._parent_admin().has_change_permission(request, obj)
+
+
+class ReadOnlyInline(BrandScopedInline):
+    """A record shown on its parent's page that nobody edits there (order lines, history)."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -46,6 +46,37 @@ class Brand(models.Model):
     reminder_template_id = models.CharField(
         max_length=64, blank=True, help_text="WeChat subscribe-message template for start reminders."
     )
+    payment_window_minutes = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(5), MaxValueValidator(24 * 60)],
+        help_text="An unpaid order is cancelled after this many minutes, and its stock comes back.",
+    )
+    auto_complete_days = models.PositiveSmallIntegerField(
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="A shipped order completes this many days after shipping.",
+    )
+    shipping_fee = models.PositiveIntegerField(default=0, help_text="Fen per delivered order.")
+    free_shipping_threshold = models.PositiveIntegerField(
+        default=0, help_text="Fen: orders of at least this much ship free (0: never free unless the fee is 0)."
+    )
+    blocked_words = models.TextField(blank=True, help_text="Words not allowed in comments, one per line.")
+    blocked_word_action = models.CharField(
+        max_length=8, choices=[("mask", "mask them with *"), ("reject", "reject the comment")], default="mask"
+    )
+    comments_per_minute = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(600)],
+        help_text="How many comments one customer may send per minute.",
+    )
+    reminder_template_data = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            "The template's keys and what fills them, from {title}, {start}, {anchor}, {status}; "
+            'e.g. {"thing1": "{title}", "time2": "{start}"}. Empty: the default layout.'
+        ),
+    )
     reminder_cancel_notice = models.BooleanField(
         default=False, help_text="Tell subscribers when a room they subscribed to is cancelled."
     )

@@ -1,0 +1,282 @@
+"""Buying in the mini-program: place, pay, cancel, confirm, ask for a refund; flash sales."""
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+
+from commerce.models import FlashSale, Order
+from commerce.services import orders, payments
+from tenants.api.base import CustomerAPIView
+from tenants.api.fields import IdField, StrictIntegerField
+from tenants.errors import InvalidInput
+
+TAGS = ["mp: orders"]
+
+
+def _time(value):
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+# An order is rendered on the hot path of a flash sale. These serializers declare their fields
+# (for the schema and the docs) but render by hand: DRF would deep-copy every declared field for
+# each order. tests/commerce/test_order_api_shape.py keeps the two in step.
+class OrderLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    product_id = serializers.IntegerField()
+    sku_id = serializers.IntegerField()
+    flash_sale_id = serializers.IntegerField(allow_null=True)
+    product_name = serializers.CharField()
+    sku_spec = serializers.CharField()
+    unit_price = serializers.IntegerField(help_text="Fen.")
+    quantity = serializers.IntegerField()
+    discount = serializers.IntegerField(help_text="Fen off the whole line.")
+    amount = serializers.IntegerField(help_text="Fen: unit_price × quantity − discount.")
+    refunded_quantity = serializers.IntegerField()
+    refunded_amount = serializers.IntegerField()
+
+    def to_representation(self, line):
+        return {
+            "id": line.pk, "product_id": line.product_id, "sku_id": line.sku_id, "flash_sale_id": line.flash_sale_id,
+            "product_name": line.product_name, "sku_spec": line.sku_spec, "unit_price": line.unit_price,
+            "quantity": line.quantity, "discount": line.discount, "amount": line.amount,
+            "refunded_quantity": line.refunded_quantity, "refunded_amount": line.refunded_amount,
+        }  # fmt: skip
+
+
+class OrderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    status = serializers.ChoiceField(choices=Order.Status.choices)
+    room_id = serializers.IntegerField(allow_null=True)
+    source_kind = serializers.CharField()
+    delivery = serializers.ChoiceField(choices=Order.Delivery.choices)
+    address = serializers.JSONField()
+    pickup_store_id = serializers.IntegerField(allow_null=True)
+    note = serializers.CharField()
+    items_total = serializers.IntegerField(help_text="Fen, before discounts.")
+    discount_total = serializers.IntegerField(help_text="Fen.")
+    shipping_fee = serializers.IntegerField(help_text="Fen.")
+    payable = serializers.IntegerField(help_text="Fen: items_total − discount_total + shipping_fee.")
+    refunded_total = serializers.IntegerField(help_text="Fen.")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(help_text="Unpaid by then: cancelled, stock returned.")
+    paid_at = serializers.DateTimeField(allow_null=True)
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    carrier = serializers.CharField()
+    tracking_number = serializers.CharField()
+    lines = serializers.SerializerMethodField()
+
+    @extend_schema_field(OrderLineSerializer(many=True))
+    def get_lines(self, order) -> list:
+        """A just-placed order carries its lines; others come with them prefetched."""
+        lines = getattr(order, "placed_lines", None)
+        render = OrderLineSerializer().to_representation
+        return [render(line) for line in (order.lines.all() if lines is None else lines)]
+
+    def to_representation(self, order):
+        return {
+            "id": order.pk, "number": order.number, "status": order.status, "room_id": order.room_id,
+            "source_kind": order.source_kind, "delivery": order.delivery, "address": order.address,
+            "pickup_store_id": order.pickup_store_id, "note": order.note, "items_total": order.items_total,
+            "discount_total": order.discount_total, "shipping_fee": order.shipping_fee, "payable": order.payable,
+            "refunded_total": order.refunded_total, "created_at": _time(order.created_at),
+            "expires_at": _time(order.expires_at), "paid_at": _time(order.paid_at),
+            "shipped_at": _time(order.shipped_at), "completed_at": _time(order.completed_at),
+            "cancelled_at": _time(order.cancelled_at), "carrier": order.carrier,
+            "tracking_number": order.tracking_number, "lines": self.get_lines(order),
+        }  # fmt: skip
+
+
+def orders_with_lines():
+    return Order.objects.prefetch_related("lines").order_by("-created_at", "-pk")
+
+
+class LineInputSerializer(serializers.Serializer):
+    sku = IdField()
+    quantity = StrictIntegerField(help_text=f"1 to {orders.MAX_QUANTITY}.")
+    flash_sale = IdField(required=False, allow_null=True, default=None, help_text="Buy at this flash sale's price.")
+
+
+class AddressSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    phone = serializers.CharField()
+    province = serializers.CharField()
+    city = serializers.CharField()
+    district = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class MpOrderListCreateApi(CustomerAPIView, generics.ListAPIView):
+    """Your orders, newest first (``?status=``); place an order.
+
+    Send an ``Idempotency-Key`` header (any unique string ≤ 64 characters per attempt): a retry
+    with the same key and body answers the same order instead of a second one.
+    """
+
+    serializer_class = OrderSerializer
+    queryset = Order.objects.none()  # names the model for the schema; get_queryset() does the work
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        return orders_with_lines().filter(customer=self.request.customer)
+
+    class InputSerializer(serializers.Serializer):
+        lines = LineInputSerializer(many=True, allow_empty=True)
+        room_id = IdField(required=False, allow_null=True, default=None, help_text="Bought in this live room.")
+        source = serializers.CharField(required=False, allow_blank=True, default="", max_length=64,
+                                       help_text="Where the viewer came from: the room detail's `source`.")  # fmt: skip
+        delivery = serializers.ChoiceField(choices=Order.Delivery.choices, default=Order.Delivery.SHIP)
+        address = serializers.JSONField(required=False, default=None, help_text="For delivery: AddressSerializer.")
+        pickup_store_id = IdField(required=False, allow_null=True, default=None, help_text="For pickup.")
+        note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+    @extend_schema(tags=TAGS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: OrderSerializer, 200: OrderSerializer},
+        tags=TAGS,
+        parameters=[OpenApiParameter("Idempotency-Key", str, "header", required=False)],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 64:
+            raise InvalidInput("invalid", "Idempotency-Key is at most 64 characters.",
+                               fields={"Idempotency-Key": ["At most 64 characters."]})  # fmt: skip
+        order, created = orders.order_place(
+            brand=request.brand,
+            customer=request.customer,
+            lines=[orders.LineRequest(line["sku"], line["quantity"], line["flash_sale"]) for line in values["lines"]],
+            room_id=values["room_id"],
+            source=values["source"],
+            delivery=values["delivery"],
+            address=values["address"],
+            pickup_store_id=values["pickup_store_id"],
+            note=values["note"],
+            idempotency_key=key,
+        )
+        headers = {} if created else {"Idempotent-Replayed": "true"}
+        return Response(OrderSerializer(order).data, status=201 if created else 200, headers=headers)
+
+
+class MpOrderDetailApi(CustomerAPIView):
+    @extend_schema(responses={200: OrderSerializer}, tags=TAGS)
+    def get(self, request, order_id):
+        order = orders.get_order(order_id, customer=request.customer)
+        return Response(OrderSerializer(orders_with_lines().get(pk=order.pk)).data)
+
+
+class MpOrderCancelApi(CustomerAPIView):
+    """Cancel an unpaid order; its stock comes back."""
+
+    @extend_schema(request=None, responses={200: OrderSerializer}, tags=TAGS)
+    def post(self, request, order_id):
+        order = orders.get_order(order_id, customer=request.customer)
+        orders.order_cancel(brand=request.brand, order=order, customer=request.customer, reason="cancelled by customer")
+        return Response(OrderSerializer(orders_with_lines().get(pk=order.pk)).data)
+
+
+class MpOrderConfirmApi(CustomerAPIView):
+    """Confirm receipt of a shipped order."""
+
+    @extend_schema(request=None, responses={200: OrderSerializer}, tags=TAGS)
+    def post(self, request, order_id):
+        order = orders.get_order(order_id, customer=request.customer)
+        orders.order_complete(brand=request.brand, order=order, customer=request.customer)
+        return Response(OrderSerializer(orders_with_lines().get(pk=order.pk)).data)
+
+
+class MpOrderPayApi(CustomerAPIView):
+    """Start paying: pass ``params`` to ``wx.requestPayment``. The order is paid when the payment
+    provider's notification arrives; poll the order (or watch its status) after the call returns."""
+
+    class OutputSerializer(serializers.Serializer):
+        provider = serializers.CharField()
+        out_trade_no = serializers.CharField()
+        params = serializers.DictField(help_text="timeStamp, nonceStr, package, signType, paySign")
+
+    @extend_schema(request=None, responses={200: OutputSerializer}, tags=TAGS)
+    def post(self, request, order_id):
+        order = orders.get_order(order_id, customer=request.customer)
+        return Response(payments.order_pay(brand=request.brand, order=order, customer=request.customer))
+
+
+class MpOrderSandboxPayApi(CustomerAPIView):
+    """Sandbox only: act as if the customer paid in WeChat. A signed payment notification is
+    delivered to the same notification code as WeChat Pay's. 404 with the real provider."""
+
+    @extend_schema(request=None, responses={200: OrderSerializer}, tags=TAGS)
+    def post(self, request, order_id):
+        order = orders.get_order(order_id, customer=request.customer)
+        payments.sandbox_pay(brand=request.brand, order=order, customer=request.customer)
+        return Response(OrderSerializer(orders_with_lines().get(pk=order.pk)).data)
+
+
+class MpOrderRefundApi(CustomerAPIView):
+    """Ask for a refund of some lines (``lines``: [{line_id, quantity}]) or of everything left."""
+
+    class RefundLineSerializer(serializers.Serializer):
+        line_id = IdField()
+        quantity = StrictIntegerField(min_value=1)
+
+    class InputSerializer(serializers.Serializer):
+        lines = serializers.ListField(child=serializers.DictField(), required=False, allow_null=True, default=None)
+        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        status = serializers.CharField()
+        amount = serializers.IntegerField()
+        lines = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, tags=TAGS)
+    def post(self, request, order_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lines = data.validated_data["lines"]
+        if lines is not None:
+            checked = self.RefundLineSerializer(data=lines, many=True, allow_empty=False)  # omit it for everything
+            checked.is_valid(raise_exception=True)
+            lines = [dict(line) for line in checked.validated_data]
+        order = orders.get_order(order_id, customer=request.customer)
+        refund = payments.refund_request(brand=request.brand, order=order, customer=request.customer, lines=lines,
+                                         reason=data.validated_data["reason"])  # fmt: skip
+        return Response(self.OutputSerializer(refund).data, status=201)
+
+
+class FlashSaleSerializer(serializers.ModelSerializer):
+    sku_id = serializers.IntegerField()
+    product_id = serializers.IntegerField(source="sku.product_id")
+    original_price = serializers.IntegerField(source="sku.price")
+    remaining = serializers.IntegerField()
+
+    class Meta:
+        model = FlashSale
+        fields = ["id", "title", "sku_id", "product_id", "room_id", "price", "original_price", "quantity", "remaining",
+                  "per_customer_limit", "audience", "starts_at", "ends_at"]  # fmt: skip
+
+
+class MpFlashSaleListApi(CustomerAPIView, generics.ListAPIView):
+    """Flash sales running now or about to (``?room_id=`` for one room's)."""
+
+    serializer_class = FlashSaleSerializer
+    filterset_fields = ["room_id"]
+
+    def get_queryset(self):
+        return (
+            FlashSale.objects.filter(is_active=True, ends_at__gt=timezone.now())
+            .select_related("sku")
+            .order_by("starts_at", "pk")
+        )
+
+    @extend_schema(tags=TAGS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

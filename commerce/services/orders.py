@@ -1,0 +1,446 @@
+"""Orders: placement, the state machine, expiry and completion.
+
+Stock is taken by the database (``UPDATE … SET stock = stock - n WHERE stock >= n``), never
+read and then written, and always in SKU id order so that two orders never deadlock. Stock and
+flash-sale units come back exactly once: only the transition that moves an order out of
+``pending_payment`` (a conditional UPDATE on its status) gives them back, so expiry, a
+cancellation and a late payment cannot both win.
+"""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from commerce.models import Order, OrderEvent, OrderLine, Product, Sku
+from commerce.services import flash_sales
+from commerce.services.pricing import PricedLine, price_order
+from guides.models import Store
+from guides.services import attribute_order
+from livestream.models import LiveRoom, RoomProduct
+from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source
+from tenants.errors import Conflict, InvalidInput, NotFound
+from tenants.models import Brand, Customer
+from tenants.scoping import brand_scope, platform_scope
+from tenants.sql import Inserter, RowLoader
+
+Status = Order.Status
+Actor = OrderEvent.Actor
+
+MAX_LINES = 50
+MAX_QUANTITY = 99
+ADDRESS_FIELDS = {"name": 20, "phone": 20, "province": 20, "city": 20, "district": 20, "detail": 120}
+ROOM_SELLS = (LiveRoom.Status.LIVE, LiveRoom.Status.PAUSED, LiveRoom.Status.ENDED)
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    sku_id: int
+    quantity: int
+    flash_sale_id: int | None = None
+
+
+def get_order(order_id, *, customer: Customer | None = None) -> Order:
+    """An order of the brand in scope (and of ``customer``, if named); otherwise not found."""
+    orders = Order.objects.filter(pk=order_id)
+    if customer is not None:
+        orders = orders.filter(customer=customer)
+    order = orders.first()
+    if order is None:
+        raise NotFound("order_not_found", "No such order.")
+    return order
+
+
+# --- placement -----------------------------------------------------------------------------------
+
+
+def order_place(
+    *,
+    brand: Brand,
+    customer: Customer,
+    lines: list[LineRequest],
+    room_id: int | None = None,
+    source: str = "",
+    delivery: str = Order.Delivery.SHIP,
+    address: dict | None = None,
+    pickup_store_id: int | None = None,
+    note: str = "",
+    idempotency_key: str = "",
+) -> tuple[Order, bool]:
+    """Place an order; answers ``(order, created)``. The same ``idempotency_key`` with the same
+    request answers the first order (``created`` False); with another request, 409."""
+    request_hash = _request_hash(lines, room_id, source, delivery, address, pickup_store_id, note)
+    with brand_scope(brand):
+        if idempotency_key:
+            earlier = _earlier_order(customer, idempotency_key, request_hash)
+            if earlier is not None:
+                return earlier, False
+        for attempt in range(2):
+            try:
+                with transaction.atomic():
+                    return _place(brand, customer, lines, room_id, source, delivery, address, pickup_store_id,
+                                  note, idempotency_key, request_hash), True  # fmt: skip
+            except IntegrityError:
+                # The order's INSERT met a unique key, and everything was rolled back. Either a
+                # parallel request with the same Idempotency-Key committed first (answer its
+                # order), or the random order number was taken (try once more).
+                earlier = _earlier_order(customer, idempotency_key, request_hash) if idempotency_key else None
+                if earlier is not None:
+                    return earlier, False
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def _request_hash(*parts) -> str:
+    canonical = json.dumps(
+        [[(line.sku_id, line.quantity, line.flash_sale_id) for line in parts[0]], *parts[1:]],
+        sort_keys=True, default=str, separators=(",", ":"),
+    )  # fmt: skip
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _earlier_order(customer: Customer, key: str, request_hash: str) -> Order | None:
+    with connection.cursor() as cursor:  # every placement asks, so the statement is written out
+        cursor.execute(
+            f"SELECT id, request_hash FROM {Order._meta.db_table} "
+            "WHERE brand_id = %s AND customer_id = %s AND idempotency_key = %s",
+            [customer.brand_id, customer.pk, key],
+        )
+        earlier = cursor.fetchone()
+    if earlier is None:
+        return None
+    order_id, earlier_hash = earlier
+    if earlier_hash != request_hash:
+        raise Conflict("idempotency_key_reused", "This Idempotency-Key was used for a different order.")
+    return Order.objects.get(pk=order_id)
+
+
+def _place(brand, customer, line_requests, room_id, source, delivery, address, pickup_store_id, note,
+           idempotency_key, request_hash) -> Order:  # fmt: skip
+    if not line_requests:
+        raise InvalidInput("empty_cart", "An order needs at least one line.", fields={"lines": ["Empty."]})
+    if len(line_requests) > MAX_LINES:
+        raise InvalidInput("invalid", f"At most {MAX_LINES} lines.", fields={"lines": [f"At most {MAX_LINES}."]})
+    for index, line in enumerate(line_requests):
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            raise InvalidInput("invalid_quantity", f"A quantity is 1 to {MAX_QUANTITY}.",
+                               fields={"lines": {index: {"quantity": [f"1 to {MAX_QUANTITY}."]}}})  # fmt: skip
+    merged = _merge(line_requests)
+    skus = _skus_with_products(brand, {line.sku_id for line in merged})
+    room = _room(room_id) if room_id is not None else None
+    entry = resolve_entry_source(room, source) if room is not None else _roomless_source(source)
+    priced = [_priced_line(line, skus, room, customer) for line in merged]
+    if room is not None:
+        _check_listed(room, priced)
+    delivery_fields = _delivery(delivery, address, pickup_store_id)
+    now = timezone.now()
+    for line in priced:
+        if line.flash_sale_id:
+            line.flash_sale = flash_sales.flash_sale_check(
+                flash_sale_id=line.flash_sale_id,
+                sku=line.sku,
+                room=room,
+                customer=customer,
+                quantity=line.quantity,
+                now=now,
+            )
+    quote = price_order(brand=brand, lines=priced, delivery=delivery)
+    credit = attribute_order(brand=brand, customer=customer, scene=entry.scene)
+
+    order = Order(
+        brand=brand, number=_order_number(now), customer=customer, room=room,
+        source_kind=entry.kind if entry is not DIRECT else "", source_scene=entry.scene,
+        festival_id=entry.festival_id, costream_id=entry.costream_id, referring_room_id=entry.referring_room_id,
+        guide=credit.guide, store=credit.store, leader=credit.leader, note=note.strip()[:200],
+        items_total=quote.items_total, discount_total=quote.discount_total, shipping_fee=quote.shipping_fee,
+        payable=quote.payable, idempotency_key=idempotency_key, request_hash=request_hash,
+        expires_at=now + timedelta(minutes=brand.payment_window_minutes), **delivery_fields,
+    )  # fmt: skip
+    _insert_order.insert([order])
+    lines = _insert_line.insert(
+        [
+            OrderLine(
+                brand=brand,
+                order=order,
+                product=line.product,
+                sku=line.sku,
+                flash_sale=line.flash_sale,
+                product_name=line.product.name,
+                sku_spec=line.sku.spec,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                discount=line.discount,
+            )  # fmt: skip
+            for line in priced
+        ]
+    )
+    _insert_event.insert([OrderEvent(brand=brand, order=order, to_status=order.status, actor=Actor.CUSTOMER,
+                                     actor_id=customer.pk)])  # fmt: skip
+
+    # The rows every buyer of a flash sale updates (the sale's count, the SKU's stock) are taken
+    # last, right before the commit, so each order holds their locks as briefly as possible; in
+    # id order, so two orders never deadlock. A refusal rolls the whole order back.
+    offers = sorted((p for p in priced if p.flash_sale), key=lambda p: p.flash_sale.pk)
+    for line in offers:
+        flash_sales.flash_sale_add_to_customer(flash_sale=line.flash_sale, customer=customer, quantity=line.quantity)
+    for line in offers:
+        flash_sales.flash_sale_take(flash_sale=line.flash_sale, sku=line.sku, quantity=line.quantity, now=now)
+    for line in sorted(priced, key=lambda p: p.sku.pk):
+        _take_stock(line.sku, line.quantity)
+    order.placed_lines = lines
+    return order
+
+
+# Placing an order is the flash sale's hot path: its statements are written out once (tenants.sql).
+_insert_order, _insert_line, _insert_event = Inserter(Order), Inserter(OrderLine), Inserter(OrderEvent)
+_skus, _products = RowLoader(Sku, "s"), RowLoader(Product, "p")
+
+
+def _skus_with_products(brand: Brand, sku_ids) -> dict[int, Sku]:
+    """The brand's SKUs among ``sku_ids``, each with its product (another brand's: absent)."""
+    ids = sorted(sku_ids)
+    sql = (
+        f"SELECT {_skus.columns}, {_products.columns} FROM {Sku._meta.db_table} s "
+        f"JOIN {Product._meta.db_table} p ON p.id = s.product_id "
+        f"WHERE s.brand_id = %s AND s.id IN ({', '.join(['%s'] * len(ids))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [brand.pk, *ids])
+        rows = cursor.fetchall()
+    skus = {}
+    for row in rows:
+        sku = _skus.build(row[: _skus.width])
+        sku.product = _products.build(row[_skus.width :])
+        skus[sku.pk] = sku
+    return skus
+
+
+def _merge(lines: list[LineRequest]) -> list[LineRequest]:
+    """The same SKU (at the same offer) twice in a cart is one line."""
+    merged: dict[tuple, int] = {}
+    for line in lines:
+        key = (line.sku_id, line.flash_sale_id)
+        merged[key] = merged.get(key, 0) + line.quantity
+    result = [LineRequest(sku_id, quantity, flash_sale_id) for (sku_id, flash_sale_id), quantity in merged.items()]
+    for index, line in enumerate(result):
+        if line.quantity > MAX_QUANTITY:
+            raise InvalidInput("invalid_quantity", f"A quantity is 1 to {MAX_QUANTITY}.",
+                               fields={"lines": {index: {"quantity": [f"1 to {MAX_QUANTITY}."]}}})  # fmt: skip
+    return result
+
+
+def _room(room_id) -> LiveRoom:
+    room = LiveRoom.objects.filter(pk=room_id).first()
+    if room is None:
+        raise NotFound("room_not_found", "No such live room.", fields={"room_id": ["No such room."]})
+    if room.status not in ROOM_SELLS or not room.goods_enabled:
+        raise Conflict("room_not_selling", "This room does not sell now.", fields={"status": room.status})
+    return room
+
+
+def _roomless_source(source: str):
+    if source and not source.startswith("scene:"):
+        raise InvalidInput("invalid_source", "Outside a room, a source is a share scene (scene:<scene>).",
+                           fields={"source": ["Only scene:<scene> without a room."]})  # fmt: skip
+    scene = source.partition(":")[2]
+    if source and not SCENE.match(scene):
+        raise InvalidInput("invalid_source", "Not a valid scene.", fields={"source": ["Not a valid scene."]})
+    return EntrySource("scene", scene=scene) if source else DIRECT
+
+
+def _priced_line(line: LineRequest, skus: dict, room, customer) -> PricedLine:
+    sku = skus.get(line.sku_id)
+    if sku is None:
+        raise NotFound("sku_not_found", "No such SKU.", fields={"sku": line.sku_id})
+    if not sku.is_active or not sku.product.is_sellable:
+        raise Conflict("product_unavailable", f"{sku.product.name} is not for sale.", fields={"sku": sku.pk})
+    return PricedLine(sku=sku, product=sku.product, quantity=line.quantity, flash_sale_id=line.flash_sale_id)
+
+
+def _check_listed(room: LiveRoom, priced: list[PricedLine]) -> None:
+    on_sale = set(
+        RoomProduct.objects.filter(room=room, on_sale=True, product_id__in={p.product.pk for p in priced}).values_list(
+            "product_id", flat=True
+        )
+    )
+    for line in priced:
+        if line.product.pk not in on_sale:
+            raise Conflict("product_not_in_room", f"{line.product.name} is not on sale in this room.",
+                           fields={"sku": line.sku.pk})  # fmt: skip
+
+
+def _delivery(delivery, address, pickup_store_id) -> dict:
+    if delivery == Order.Delivery.SHIP:
+        return {"delivery": delivery, "address": _clean_address(address)}
+    if delivery == Order.Delivery.PICKUP:
+        store = Store.objects.filter(pk=pickup_store_id, status=Store.Status.OPEN).first() if pickup_store_id else None
+        if store is None:
+            raise NotFound("store_not_found", "No such open store for pickup.",
+                           fields={"pickup_store_id": ["No such open store."]})  # fmt: skip
+        return {"delivery": delivery, "pickup_store": store, "address": {}}
+    raise InvalidInput("invalid", "delivery is ship or pickup.", fields={"delivery": ["ship or pickup."]})
+
+
+def _clean_address(address) -> dict:
+    if not isinstance(address, dict):
+        raise InvalidInput("invalid_address", "A delivery needs an address.", fields={"address": ["Required."]})
+    errors, clean = {}, {}
+    for name, limit in ADDRESS_FIELDS.items():
+        value = address.get(name)
+        if not isinstance(value, str) or not value.strip():
+            errors[name] = ["Required."]
+        elif len(value.strip()) > limit:
+            errors[name] = [f"At most {limit} characters."]
+        else:
+            clean[name] = value.strip()
+    phone = clean.get("phone", "")
+    if phone and not phone.replace("-", "").replace("+", "").isdigit():
+        errors["phone"] = ["Digits only."]
+    if errors:
+        raise InvalidInput("invalid_address", "The address is incomplete.", fields={"address": errors})
+    return clean
+
+
+def _order_number(now) -> str:
+    """Sortable and unguessable: the time, then 10 random digits."""
+    return now.strftime("%y%m%d%H%M%S") + f"{secrets.randbelow(10**10):010d}"
+
+
+_TAKE_STOCK = "UPDATE commerce_sku SET stock = stock - %s WHERE id = %s AND brand_id = %s AND stock >= %s"
+
+
+def _take_stock(sku: Sku, quantity: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_STOCK, [quantity, sku.pk, sku.brand_id, quantity])
+        taken = cursor.rowcount
+    if not taken:
+        raise Conflict("out_of_stock", f"{sku.product.name} ({sku.spec or sku.code}) is out of stock.",
+                       fields={"sku": sku.pk})  # fmt: skip
+
+
+# --- the state machine -------------------------------------------------------------------------
+
+
+def _move(order: Order, *, sources, target, actor, actor_id=None, reason="", **fields) -> bool:
+    """One conditional UPDATE from any of ``sources`` to ``target``; False if the order was elsewhere."""
+    moved = Order.objects.filter(pk=order.pk, status__in=sources).update(status=target, **fields)
+    if moved:
+        OrderEvent.objects.create(brand_id=order.brand_id, order_id=order.pk, from_status=order.status,
+                                  to_status=target, actor=actor, actor_id=actor_id, reason=reason)  # fmt: skip
+    return bool(moved)
+
+
+def _invalid_transition(order: Order, action: str) -> Conflict:
+    order.refresh_from_db(fields=["status"])
+    return Conflict("invalid_transition", f"Cannot {action} an order that is {order.status}.",
+                    fields={"status": order.status})  # fmt: skip
+
+
+def _give_back(order: Order) -> None:
+    """Return the stock and flash-sale units of an order that will not be paid."""
+    for line in order.lines.order_by("sku_id"):
+        Sku.objects.filter(pk=line.sku_id).update(stock=F("stock") + line.quantity)
+        if line.flash_sale_id:
+            flash_sales.flash_sale_release(flash_sale_id=line.flash_sale_id, customer_id=order.customer_id,
+                                           quantity=line.quantity)  # fmt: skip
+
+
+def _cancel(order: Order, *, actor, actor_id=None, reason="") -> bool:
+    if not _move(order, sources=[Status.PENDING_PAYMENT], target=Status.CANCELLED, actor=actor, actor_id=actor_id,
+                 reason=reason, cancelled_at=timezone.now()):  # fmt: skip
+        return False
+    _give_back(order)
+    from commerce.services.payments import close_open_payments  # payments builds on orders
+
+    close_open_payments(order)
+    return True
+
+
+@transaction.atomic
+def order_cancel(*, brand: Brand, order: Order, customer: Customer | None = None, reason: str = "") -> Order:
+    """The customer (or the brand) cancels an unpaid order; its stock comes back."""
+    with brand_scope(brand):
+        actor, actor_id = (Actor.CUSTOMER, customer.pk) if customer else (Actor.STAFF, None)
+        if not _cancel(order, actor=actor, actor_id=actor_id, reason=reason):
+            raise _invalid_transition(order, "cancel")
+        order.refresh_from_db()
+        return order
+
+
+def orders_expire(*, now=None, batch_size: int = 500) -> int:
+    """Cancel unpaid orders past their payment window, each in its own transaction."""
+    now = now or timezone.now()
+    expired = 0
+    with platform_scope():
+        due = list(
+            Order.objects.filter(status=Status.PENDING_PAYMENT, expires_at__lte=now)
+            .select_related("brand")
+            .order_by("expires_at")[:batch_size]
+        )
+    for order in due:
+        with brand_scope(order.brand), transaction.atomic():
+            expired += _cancel(order, actor=Actor.SYSTEM, reason="payment window expired")
+    return expired
+
+
+def order_mark_paid(*, order: Order, paid_at=None) -> bool:
+    """The payment of a pending order arrived (inside the notification's transaction). False when
+    the order can no longer be paid (cancelled or expired meanwhile, or paid already)."""
+    paid_at = paid_at or timezone.now()
+    if not _move(order, sources=[Status.PENDING_PAYMENT], target=Status.PAID, actor=Actor.PAYMENT, paid_at=paid_at):
+        return False
+    Customer.objects.filter(pk=order.customer_id, first_paid_at__isnull=True).update(first_paid_at=paid_at)
+    return True
+
+
+@transaction.atomic
+def order_ship(*, brand: Brand, order: Order, carrier: str = "", tracking_number: str = "", staff=None) -> Order:
+    with brand_scope(brand):
+        if order.delivery == Order.Delivery.SHIP and not tracking_number.strip():
+            raise InvalidInput("tracking_required", "A delivery needs a tracking number.",
+                               fields={"tracking_number": ["Required."]})  # fmt: skip
+        if not _move(order, sources=[Status.PAID], target=Status.SHIPPED, actor=Actor.STAFF,
+                     actor_id=getattr(staff, "pk", None), shipped_at=timezone.now(), carrier=carrier.strip(),
+                     tracking_number=tracking_number.strip()):  # fmt: skip
+            raise _invalid_transition(order, "ship")
+        order.refresh_from_db()
+        return order
+
+
+@transaction.atomic
+def order_complete(*, brand: Brand, order: Order, customer: Customer | None = None) -> Order:
+    """The customer confirms receipt (or the completion task does, N days after shipping)."""
+    with brand_scope(brand):
+        actor, actor_id = (Actor.CUSTOMER, customer.pk) if customer else (Actor.SYSTEM, None)
+        if not _move(order, sources=[Status.SHIPPED], target=Status.COMPLETED, actor=actor, actor_id=actor_id,
+                     completed_at=timezone.now()):  # fmt: skip
+            raise _invalid_transition(order, "complete")
+        order.refresh_from_db()
+        return order
+
+
+def orders_complete_shipped(*, now=None, batch_size: int = 500) -> int:
+    """Complete orders shipped longer ago than their brand's ``auto_complete_days`` (each brand
+    by its own cutoff, so one brand's long window never holds up another's orders)."""
+    now = now or timezone.now()
+    completed = 0
+    with platform_scope():
+        brands = list(Brand.objects.filter(pk__in=Order.objects.filter(status=Status.SHIPPED).values("brand")))
+    for brand in brands:
+        with brand_scope(brand):
+            due = list(
+                Order.objects.filter(
+                    status=Status.SHIPPED, shipped_at__lte=now - timedelta(days=brand.auto_complete_days)
+                ).order_by("shipped_at")[:batch_size]
+            )
+            for order in due:
+                with transaction.atomic():
+                    completed += _move(order, sources=[Status.SHIPPED], target=Status.COMPLETED, actor=Actor.SYSTEM,
+                                       reason="auto-completed after shipping", completed_at=now)  # fmt: skip
+    return completed

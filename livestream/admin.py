@@ -1,0 +1,255 @@
+"""The operator's web admin for live rooms. Every change goes through livestream.services, so the
+admin keeps the same rules as the console API (lead time, transitions, approved products only)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from commerce.models import Product
+from livestream.models import Comment, CoStream, Festival, LiveRoom, Mute, ReminderSubscription, RoomProduct, Venue
+from livestream.services import live, room_products, rooms
+from tenants import scoping
+from tenants.admin_site import BrandScopedAdmin, BrandScopedInline
+from tenants.errors import DomainError
+
+
+def run_service(model_admin, request, action, *args, **kwargs):
+    """Run a service; a rule it refuses becomes a message, never a 500."""
+    try:
+        return action(*args, **kwargs)
+    except DomainError as exc:
+        model_admin.message_user(request, exc.message, messages.ERROR)
+        return None
+
+
+class RoomProductInline(BrandScopedInline):
+    model = RoomProduct
+    fields = ["product", "position", "on_sale"]
+    extra = 1
+    max_num = RoomProduct.MAX_PER_ROOM
+    exclude = ["brand"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "product":
+            kwargs["queryset"] = Product.objects.filter(audit_status=Product.AuditStatus.APPROVED).exclude(
+                status=Product.Status.ARCHIVED
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_add_permission(self, request, obj=None):
+        open_room = obj is not None and obj.status not in room_products.CLOSED
+        return open_room and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        open_room = obj is None or obj.status not in room_products.CLOSED
+        return open_room and super().has_change_permission(request, obj)
+
+
+class LiveRoomForm(forms.ModelForm):
+    class Meta:
+        model = LiveRoom
+        fields = ["brand", *sorted(rooms.EDITABLE_FIELDS)]
+
+    def _post_clean(self):
+        super()._post_clean()  # the instance now holds the form's values
+        if self.errors:
+            return
+        rescheduled = self.instance.pk is None or bool({"scheduled_start", "scheduled_end"} & set(self.changed_data))
+        try:
+            rooms.validate_room(self.instance, now=timezone.now(), check_lead=rescheduled)
+        except DomainError as exc:
+            for field, errors in (exc.fields or {None: [exc.message]}).items():
+                self.add_error(field if field in self.fields else None, errors)
+
+
+@admin.register(LiveRoom)
+class LiveRoomAdmin(BrandScopedAdmin):
+    form = LiveRoomForm
+    list_display = ["title", "status", "scheduled_start", "started_at", "ended_at", "host_store", "like_total"]
+    list_filter = ["status", "kind"]
+    search_fields = ["title", "anchor_name"]
+    date_hierarchy = "scheduled_start"
+    readonly_fields = ["status", "status_reason", "started_at", "ended_at", "pushed_product", "costream_code",
+                       "push_url", "like_total", "peak_online"]  # fmt: skip
+    inlines = [RoomProductInline]
+    actions = ["start", "pause", "resume", "end", "cancel"]
+    list_select_related = ["host_store"]
+
+    @admin.display(description="push URL")
+    def push_url(self, room):
+        return rooms.push_url(room) if room.pk else ""
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in rooms.EDITABLE_FIELDS if name in form.cleaned_data}
+        if change:
+            rooms.room_update(brand=obj.brand, room=obj, **fields)
+        else:
+            brand = form.cleaned_data.get("brand") or scoping.current_brand()
+            created = rooms.room_create(brand=brand, **fields)
+            obj.pk, obj.brand = created.pk, created.brand
+            obj.refresh_from_db()
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not RoomProduct:
+            return super().save_formset(request, form, formset, change)
+        room = form.instance
+        formset.save(commit=False)  # sorts the rows into new, changed and deleted; the services write
+        for listing in formset.deleted_objects:
+            run_service(self, request, room_products.room_product_remove, brand=room.brand, room=room,
+                        product_id=listing.product_id)  # fmt: skip
+        new = [listing.product_id for listing in formset.new_objects]
+        if new:
+            run_service(self, request, room_products.room_products_add, brand=room.brand, room=room, product_ids=new)
+        for listing, changed in formset.changed_objects:
+            if "on_sale" in changed:
+                run_service(self, request, room_products.room_product_set_sale, brand=room.brand, room=room,
+                            product_id=listing.product_id, on_sale=listing.on_sale)  # fmt: skip
+            if "position" in changed:
+                RoomProduct.objects.filter(pk=listing.pk).update(position=listing.position)
+
+    def _act(self, request, queryset, action):
+        done = sum(run_service(self, request, action, brand=room.brand, room=room) is not None for room in queryset)
+        if done:
+            self.message_user(request, f"{done} room(s) updated.", messages.SUCCESS)
+
+    @admin.action(description="Start the selected rooms")
+    def start(self, request, queryset):
+        self._act(request, queryset, rooms.room_start)
+
+    @admin.action(description="Pause the selected rooms")
+    def pause(self, request, queryset):
+        self._act(request, queryset, rooms.room_pause)
+
+    @admin.action(description="Resume the selected rooms")
+    def resume(self, request, queryset):
+        self._act(request, queryset, rooms.room_resume)
+
+    @admin.action(description="End the selected rooms")
+    def end(self, request, queryset):
+        self._act(request, queryset, rooms.room_end)
+
+    @admin.action(description="Cancel the selected rooms (before they start)")
+    def cancel(self, request, queryset):
+        self._act(request, queryset, rooms.room_cancel)
+
+
+@admin.register(ReminderSubscription)
+class ReminderSubscriptionAdmin(BrandScopedAdmin):
+    list_display = ["room", "customer", "status", "sent_at", "error"]
+    list_filter = ["status"]
+    list_select_related = ["room", "customer"]
+    search_fields = ["room__title", "customer__openid"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CoStream)
+class CoStreamAdmin(BrandScopedAdmin):
+    list_display = ["inviter_room", "invitee_room", "status", "created_at", "accepted_at", "ended_at"]
+    list_filter = ["status"]
+    list_select_related = ["inviter_room", "invitee_room"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Venue)
+class VenueAdmin(BrandScopedAdmin):
+    list_display = ["festival", "room", "status", "joined_at", "left_at"]
+    list_filter = ["status"]
+    list_select_related = ["festival", "room"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Festival)
+class FestivalAdmin(admin.ModelAdmin):
+    """Festivals are the platform operator's."""
+
+    list_display = ["name", "status", "starts_at", "ends_at", "main_room"]
+    list_filter = ["status"]
+    raw_id_fields = ["main_room"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(Comment)
+class CommentAdmin(BrandScopedAdmin):
+    list_display = ["id", "room", "customer", "text", "status", "is_pinned", "created_at"]
+    list_filter = ["status", "is_pinned"]
+    search_fields = ["text", "customer__nickname"]
+    list_select_related = ["room", "customer"]
+    actions = ["hide", "show"]
+    readonly_fields = ["id", "room", "customer", "text", "status", "is_pinned", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Hide the selected comments")
+    def hide(self, request, queryset):
+        for comment in queryset:
+            run_service(self, request, live.comment_hide, brand=comment.brand, comment=comment, hidden=True)
+
+    @admin.action(description="Show the selected comments again")
+    def show(self, request, queryset):
+        for comment in queryset:
+            run_service(self, request, live.comment_hide, brand=comment.brand, comment=comment, hidden=False)
+
+
+class MuteForm(forms.ModelForm):
+    class Meta:
+        model = Mute
+        fields = ["brand", "customer", "room", "until", "reason"]
+
+    def clean_until(self):
+        until = self.cleaned_data.get("until")
+        if until is not None and until <= timezone.now():
+            raise forms.ValidationError("A mute ends in the future.")
+        return until
+
+
+@admin.register(Mute)
+class MuteAdmin(BrandScopedAdmin):
+    form = MuteForm
+    list_display = ["customer", "room", "until", "reason", "created_at"]
+    raw_id_fields = ["customer", "room"]
+    list_select_related = ["customer", "room"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        brand = form.cleaned_data.get("brand") or scoping.current_brand()
+        created = run_service(self, request, live.mute_create, brand=brand, customer=obj.customer, room=obj.room,
+                              until=obj.until, reason=obj.reason)  # fmt: skip
+        if created is not None:
+            obj.pk = created.pk
+
+    def delete_model(self, request, obj):
+        live.mute_lift(brand=obj.brand, mute=obj)

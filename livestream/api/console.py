@@ -1,0 +1,393 @@
+"""Brand operators run their rooms: schedule, fill, run the show, co-stream, join festivals."""
+
+import django_filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+
+from guides.models import Store
+from livestream import selectors
+from livestream.models import CoStream, LiveRoom, ReminderSubscription, RoomProduct, Venue
+from livestream.services import costreams, festivals, room_products, rooms
+from livestream.services.costreams import costream_event_data
+from tenants.api.base import ConsoleAPIView
+from tenants.errors import NotFound
+
+TAGS = ["console: rooms"]
+
+
+class RoomSerializer(serializers.ModelSerializer):
+    host_store_id = serializers.IntegerField(read_only=True)
+    pushed_product_id = serializers.SerializerMethodField()
+    push_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LiveRoom
+        fields = [
+            "id", "title", "anchor_name", "anchor_wechat", "cover_image_url", "share_image_url", "kind",
+            "host_store_id", "scheduled_start", "scheduled_end", "started_at", "ended_at", "status",
+            "status_reason", "comments_enabled", "likes_enabled", "goods_enabled", "replay_enabled",
+            "share_enabled", "fanout_mode", "pushed_product_id", "replay_url", "push_url", "costream_code",
+            "like_total", "peak_online", "created_at",
+        ]  # fmt: skip
+
+    def get_pushed_product_id(self, room) -> int | None:
+        return room.pushed_product.product_id if room.pushed_product_id else None
+
+    def get_push_url(self, room) -> str:
+        return rooms.push_url(room)
+
+
+class RoomInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=34)
+    anchor_name = serializers.CharField(max_length=30)
+    anchor_wechat = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    cover_image_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    share_image_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=LiveRoom.Kind.choices, required=False)
+    host_store_id = serializers.IntegerField(required=False, allow_null=True, help_text="A store's own show.")
+    scheduled_start = serializers.DateTimeField()
+    scheduled_end = serializers.DateTimeField()
+    comments_enabled = serializers.BooleanField(required=False)
+    likes_enabled = serializers.BooleanField(required=False)
+    goods_enabled = serializers.BooleanField(required=False)
+    replay_enabled = serializers.BooleanField(required=False)
+    share_enabled = serializers.BooleanField(required=False)
+    fanout_mode = serializers.ChoiceField(
+        choices=LiveRoom.FanoutMode.choices, required=False,
+        help_text="ticks: one coalesced frame per 150 ms per viewer (very large rooms); sockets that join after.",
+    )
+
+
+def room_fields(validated: dict) -> dict:
+    """Serializer data → service arguments: the store id becomes the brand's store, or 404."""
+    fields = dict(validated)
+    if "host_store_id" in fields:
+        store_id = fields.pop("host_store_id")
+        store = Store.objects.filter(pk=store_id).first() if store_id is not None else None
+        if store_id is not None and store is None:
+            raise NotFound("store_not_found", "No such store.", fields={"host_store_id": ["No such store."]})
+        fields["host_store"] = store
+    return fields
+
+
+class RoomFilter(django_filters.FilterSet):
+    starts_after = django_filters.IsoDateTimeFilter(field_name="scheduled_start", lookup_expr="gte")
+    starts_before = django_filters.IsoDateTimeFilter(field_name="scheduled_start", lookup_expr="lt")
+
+    class Meta:
+        model = LiveRoom
+        fields = ["status", "host_store"]
+
+
+class RoomListCreateApi(ConsoleAPIView, generics.ListAPIView):
+    """The brand's rooms, newest schedule first; create a room."""
+
+    serializer_class = RoomSerializer
+    filterset_class = RoomFilter
+
+    def get_queryset(self):
+        return LiveRoom.objects.select_related("brand", "pushed_product").order_by("-scheduled_start", "-pk")
+
+    @extend_schema(tags=TAGS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=RoomInputSerializer, responses={201: RoomSerializer}, tags=TAGS)
+    def post(self, request):
+        data = RoomInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        room = rooms.room_create(brand=request.brand, **room_fields(data.validated_data))
+        return Response(RoomSerializer(room).data, status=201)
+
+
+class RoomDetailApi(ConsoleAPIView):
+    class OutputSerializer(RoomSerializer):
+        reminders = serializers.SerializerMethodField()
+
+        class Meta(RoomSerializer.Meta):
+            fields = [*RoomSerializer.Meta.fields, "reminders"]
+
+        def get_reminders(self, room) -> dict[str, int]:
+            counts = dict.fromkeys(ReminderSubscription.Status.values, 0)
+            for status in room.reminders.values_list("status", flat=True):
+                counts[status] += 1
+            return counts
+
+    @extend_schema(responses={200: OutputSerializer}, tags=TAGS)
+    def get(self, request, room_id):
+        return Response(self.OutputSerializer(selectors.get_room(room_id)).data)
+
+    @extend_schema(request=RoomInputSerializer(partial=True), responses={200: RoomSerializer}, tags=TAGS)
+    def patch(self, request, room_id):
+        room = selectors.get_room(room_id)
+        data = RoomInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        room = rooms.room_update(brand=request.brand, room=room, **room_fields(data.validated_data))
+        return Response(RoomSerializer(room).data)
+
+
+ROOM_ACTIONS = {
+    "start": rooms.room_start,
+    "pause": rooms.room_pause,
+    "resume": rooms.room_resume,
+    "end": rooms.room_end,
+    "cancel": rooms.room_cancel,
+}
+
+
+class RoomActionApi(ConsoleAPIView):
+    """Run the show: start, pause, resume, end, or cancel before it starts. A transition that the
+    room's state does not allow answers 409 ``invalid_transition`` with the current status."""
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=200, required=False, default="", help_text="For cancel.")
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: RoomSerializer},
+        tags=TAGS,
+        parameters=[OpenApiParameter("action", str, "path", enum=list(ROOM_ACTIONS))],
+        operation_id="console_room_action",
+    )
+    def post(self, request, room_id, action):
+        if action not in ROOM_ACTIONS:
+            raise NotFound("unknown_action", f"Unknown room action {action!r}.")
+        room = selectors.get_room(room_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        kwargs = {"reason": data.validated_data["reason"]} if action == "cancel" else {}
+        room = ROOM_ACTIONS[action](brand=request.brand, room=room, **kwargs)
+        return Response(RoomSerializer(room).data)
+
+
+class RoomReplayApi(ConsoleAPIView):
+    class InputSerializer(serializers.Serializer):
+        replay_url = serializers.URLField(max_length=500)
+
+    @extend_schema(request=InputSerializer, responses={200: RoomSerializer}, tags=TAGS)
+    def post(self, request, room_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        room = rooms.room_set_replay(brand=request.brand, room=selectors.get_room(room_id), **data.validated_data)
+        return Response(RoomSerializer(room).data)
+
+
+class RoomProductSerializer(serializers.ModelSerializer):
+    product_id = serializers.IntegerField()
+    name = serializers.CharField(source="product.name")
+    cover_url = serializers.CharField(source="product.cover_url")
+    audit_status = serializers.CharField(source="product.audit_status")
+    product_status = serializers.CharField(source="product.status")
+
+    class Meta:
+        model = RoomProduct
+        fields = ["product_id", "name", "cover_url", "position", "on_sale", "audit_status", "product_status"]
+
+
+class RoomProductsApi(ConsoleAPIView):
+    """The room's products in order; add approved products (at most 500 per room)."""
+
+    class InputSerializer(serializers.Serializer):
+        product_ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=500)
+
+    @extend_schema(responses={200: RoomProductSerializer(many=True)}, tags=TAGS)
+    def get(self, request, room_id):
+        room = selectors.get_room(room_id)
+        listings = RoomProduct.objects.filter(room=room).select_related("product")
+        return Response(RoomProductSerializer(listings, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={200: RoomProductSerializer(many=True)}, tags=TAGS)
+    def post(self, request, room_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        listings = room_products.room_products_add(
+            brand=request.brand, room=selectors.get_room(room_id), **data.validated_data
+        )
+        return Response(RoomProductSerializer(listings, many=True).data)
+
+
+class RoomProductRemoveApi(ConsoleAPIView):
+    @extend_schema(responses={204: None}, tags=TAGS)
+    def delete(self, request, room_id, product_id):
+        room_products.room_product_remove(brand=request.brand, room=selectors.get_room(room_id), product_id=product_id)
+        return Response(status=204)
+
+
+class RoomProductsOrderApi(ConsoleAPIView):
+    class InputSerializer(serializers.Serializer):
+        product_ids = serializers.ListField(child=serializers.IntegerField(), max_length=500)
+
+    @extend_schema(request=InputSerializer, responses={204: None}, tags=TAGS)
+    def post(self, request, room_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        room_products.room_products_reorder(
+            brand=request.brand, room=selectors.get_room(room_id), **data.validated_data
+        )
+        return Response(status=204)
+
+
+class RoomProductSaleApi(ConsoleAPIView):
+    class InputSerializer(serializers.Serializer):
+        on_sale = serializers.BooleanField()
+
+    @extend_schema(request=InputSerializer, responses={200: RoomProductSerializer}, tags=TAGS)
+    def post(self, request, room_id, product_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        listing = room_products.room_product_set_sale(
+            brand=request.brand, room=selectors.get_room(room_id), product_id=product_id, **data.validated_data
+        )
+        return Response(RoomProductSerializer(listing).data)
+
+
+class RoomPushApi(ConsoleAPIView):
+    """Present a product now (讲解); ``null`` stops presenting."""
+
+    class InputSerializer(serializers.Serializer):
+        product_id = serializers.IntegerField(allow_null=True)
+
+    @extend_schema(request=InputSerializer, responses={200: RoomSerializer}, tags=TAGS)
+    def post(self, request, room_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        room = room_products.room_product_push(
+            brand=request.brand, room=selectors.get_room(room_id), **data.validated_data
+        )
+        return Response(RoomSerializer(room).data)
+
+
+class CoStreamSerializer(serializers.ModelSerializer):
+    inviter_room_id = serializers.IntegerField()
+    invitee_room_id = serializers.IntegerField()
+    side = serializers.SerializerMethodField()
+    partner = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CoStream
+        fields = ["id", "status", "inviter_room_id", "invitee_room_id", "side", "partner", "created_at",
+                  "accepted_at", "ended_at"]  # fmt: skip
+
+    def _own_room(self, costream):
+        brand = self.context["brand"]
+        return costream.inviter_room if costream.brand_id == brand.pk else costream.invitee_room
+
+    def get_side(self, costream) -> str:
+        return "inviter" if costream.brand_id == self.context["brand"].pk else "invitee"
+
+    def get_partner(self, costream) -> dict:
+        return costream_event_data(costream, self._own_room(costream))["partner"]
+
+
+class CoStreamInviteApi(ConsoleAPIView):
+    """Invite another live room, named by the co-stream code its operator gave you."""
+
+    class InputSerializer(serializers.Serializer):
+        room_code = serializers.CharField(max_length=16)
+
+    @extend_schema(request=InputSerializer, responses={201: CoStreamSerializer}, tags=TAGS)
+    def post(self, request, room_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        costream = costreams.costream_invite(
+            brand=request.brand, room=selectors.get_room(room_id), **data.validated_data
+        )
+        return Response(CoStreamSerializer(costream, context={"brand": request.brand}).data, status=201)
+
+
+class CoStreamListApi(ConsoleAPIView, generics.ListAPIView):
+    """Co-streams the brand takes part in, on either side (filter by ``status``)."""
+
+    serializer_class = CoStreamSerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        return CoStream.objects.select_related("inviter_room__brand", "invitee_room__brand").order_by("-pk")
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "brand": self.request.brand}
+
+    @extend_schema(tags=TAGS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+COSTREAM_ACTIONS = {
+    "accept": costreams.costream_accept,
+    "decline": costreams.costream_decline,
+    "end": costreams.costream_end,
+}
+
+
+class CoStreamActionApi(ConsoleAPIView):
+    """The invited brand accepts or declines; either side ends."""
+
+    @extend_schema(
+        request=None,
+        responses={200: CoStreamSerializer},
+        tags=TAGS,
+        parameters=[OpenApiParameter("action", str, "path", enum=list(COSTREAM_ACTIONS))],
+        operation_id="console_costream_action",
+    )
+    def post(self, request, costream_id, action):
+        if action not in COSTREAM_ACTIONS:
+            raise NotFound("unknown_action", f"Unknown co-stream action {action!r}.")
+        costream = COSTREAM_ACTIONS[action](brand=request.brand, costream=costreams.get_costream(costream_id))
+        return Response(CoStreamSerializer(costream, context={"brand": request.brand}).data)
+
+
+class VenueSerializer(serializers.ModelSerializer):
+    festival_id = serializers.IntegerField()
+    festival_name = serializers.CharField(source="festival.name")
+    festival_status = serializers.CharField(source="festival.status")
+    starts_at = serializers.DateTimeField(source="festival.starts_at")
+    ends_at = serializers.DateTimeField(source="festival.ends_at")
+    room_id = serializers.IntegerField(allow_null=True)
+    is_main_venue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Venue
+        fields = ["festival_id", "festival_name", "festival_status", "starts_at", "ends_at", "status", "room_id",
+                  "is_main_venue", "joined_at", "left_at"]  # fmt: skip
+
+    def get_is_main_venue(self, venue) -> bool:
+        return venue.room_id is not None and venue.room_id == venue.festival.main_room_id
+
+
+class ConsoleFestivalListApi(ConsoleAPIView, generics.ListAPIView):
+    """Festivals the platform invited the brand to."""
+
+    serializer_class = VenueSerializer
+
+    def get_queryset(self):
+        return Venue.objects.select_related("festival").order_by("-festival__starts_at")
+
+    @extend_schema(tags=TAGS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class VenueJoinApi(ConsoleAPIView):
+    """Accept a festival invitation with one of the brand's rooms (or change the room)."""
+
+    class InputSerializer(serializers.Serializer):
+        room_id = serializers.IntegerField()
+
+    @extend_schema(request=InputSerializer, responses={200: VenueSerializer}, tags=TAGS)
+    def post(self, request, festival_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        venue = festivals.venue_join(
+            brand=request.brand,
+            venue=festivals.get_venue(request.brand, festival_id),
+            room=selectors.get_room(data.validated_data["room_id"]),
+        )
+        return Response(VenueSerializer(venue).data)
+
+
+class VenueLeaveApi(ConsoleAPIView):
+    @extend_schema(request=None, responses={200: VenueSerializer}, tags=TAGS)
+    def post(self, request, festival_id):
+        venue = festivals.venue_leave(brand=request.brand, venue=festivals.get_venue(request.brand, festival_id))
+        return Response(VenueSerializer(venue).data)

@@ -1,0 +1,350 @@
+"""Room events and the live counters behind them (DESIGN §8).
+
+* ``publish_room_event`` is the one place room events are published: after the transaction
+  commits, one already-encoded frame per event, to every process that serves the room (one
+  Redis PUBLISH; in the embedded default, straight to this process's hub).
+* The live state of a room — like total and per-minute likes, who is online (heartbeats with a
+  TTL), comment ids and the queue of comments to persist, per-customer rate limits — lives in
+  Redis, so any number of processes share it and a process that dies leaves nothing behind
+  but heartbeats that expire. The embedded default keeps the same state in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import transaction
+
+ONLINE_TTL_S = 30  # a socket not heard of for this long is no longer counted online
+RECENT_COMMENTS = 20  # what a joining viewer sees of the conversation so far
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def encode(event_type: str, data: dict) -> str:
+    """The wire format of every server event: ``{"type": ..., "data": ...}``, compact, UTF-8."""
+    return json.dumps({"type": event_type, "data": data}, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def publish_room_event(room_id: int, event_type: str, data: dict) -> None:
+    event = {"type": event_type, "data": data}
+    transaction.on_commit(lambda: _broadcast(room_id, event))
+
+
+def _broadcast(room_id: int, event: dict) -> None:
+    store().publish(room_id, encode(event["type"], event["data"]))
+
+
+def _key(*parts) -> str:
+    return ":".join([settings.REDIS_KEY_PREFIX, "live", *map(str, parts)])
+
+
+def minute_of(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M", time.gmtime(timestamp))
+
+
+class RedisStore:
+    """Production: state in Redis, events over Redis pub/sub."""
+
+    def __init__(self, url: str):
+        import redis
+
+        self.url = url
+        self.redis = redis.Redis.from_url(url)
+
+    def channel(self, room_id: int) -> str:
+        return _key("room", room_id, "events")
+
+    def publish(self, room_id: int, text: str) -> None:
+        self.redis.publish(self.channel(room_id), text)
+
+    # likes
+    def add_likes(self, counts: dict[int, int], now: float) -> dict[int, int]:
+        """Add batched taps; answers each room's new total."""
+        minute = minute_of(now)
+        pipe = self.redis.pipeline(transaction=False)
+        for room_id, count in counts.items():
+            pipe.incrby(_key("room", room_id, "likes"), count)
+            pipe.hincrby(_key("room", room_id, "likes_per_minute"), minute, count)
+        pipe.sadd(_key("rooms", "dirty"), *counts)
+        results = pipe.execute()
+        return {room_id: int(results[2 * i]) for i, room_id in enumerate(counts)}
+
+    def like_totals(self, room_ids) -> dict[int, int]:
+        room_ids = list(room_ids)
+        values = self.redis.mget([_key("room", r, "likes") for r in room_ids]) if room_ids else []
+        return {r: int(v) for r, v in zip(room_ids, values, strict=True) if v is not None}
+
+    def likes_per_minute(self, room_id: int) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.redis.hgetall(_key("room", room_id, "likes_per_minute")).items()}
+
+    def seed_likes(self, room_id: int, total: int) -> None:
+        """After Redis lost its state, start again from what the database kept."""
+        self.redis.set(_key("room", room_id, "likes"), total, nx=True)
+
+    # once-per-interval broadcasts across processes
+    def claim_tick(self, name: str, room_id: int, interval_ms: int) -> bool:
+        return bool(self.redis.set(_key("room", room_id, "tick", name), 1, nx=True, px=interval_ms))
+
+    # online viewers: one sorted-set member per socket, scored by when its heartbeat expires
+    def heartbeat(self, members: dict[int, list[str]], now: float) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        expires = now + ONLINE_TTL_S
+        for room_id, sockets in members.items():
+            if sockets:
+                pipe.zadd(_key("room", room_id, "online"), dict.fromkeys(sockets, expires))
+        pipe.execute()
+
+    def leave(self, room_id: int, socket_id: str) -> None:
+        self.redis.zrem(_key("room", room_id, "online"), socket_id)
+
+    def online(self, room_ids, now: float) -> dict[int, int]:
+        room_ids = list(room_ids)
+        pipe = self.redis.pipeline(transaction=False)
+        for room_id in room_ids:
+            pipe.zremrangebyscore(_key("room", room_id, "online"), "-inf", now)
+            pipe.zcard(_key("room", room_id, "online"))
+        results = pipe.execute()
+        return {room_id: int(results[2 * i + 1]) for i, room_id in enumerate(room_ids)}
+
+    def record_peak(self, room_id: int, online: int) -> int:
+        peak = int(self.redis.eval(_MAX_SCRIPT, 1, _key("room", room_id, "peak"), online))
+        if peak == online:
+            self.redis.sadd(_key("rooms", "dirty"), room_id)
+        return peak
+
+    def take_dirty_rooms(self) -> set[int]:
+        """Rooms whose counters changed since the last flush (each flush takes them once)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.smembers(_key("rooms", "dirty"))
+        pipe.delete(_key("rooms", "dirty"))
+        return {int(member) for member in pipe.execute()[0]}
+
+    def peaks(self, room_ids) -> dict[int, int]:
+        room_ids = list(room_ids)
+        values = self.redis.mget([_key("room", r, "peak") for r in room_ids]) if room_ids else []
+        return {r: int(v) for r, v in zip(room_ids, values, strict=True) if v is not None}
+
+    # comments
+    def next_comment_ids(self, count: int, floor: int) -> range:
+        key = _key("comments", "last_id")
+        self.redis.set(key, floor, nx=True)  # after Redis lost its state: continue after the database
+        last = int(self.redis.incrby(key, count))
+        return range(last - count + 1, last + 1)
+
+    def queue_comments(self, payloads: list[str]) -> None:
+        if payloads:
+            self.redis.rpush(_key("comments", "pending"), *payloads)
+
+    def remember_comment(self, room_id: int, text: str) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.lpush(_key("room", room_id, "recent"), text)
+        pipe.ltrim(_key("room", room_id, "recent"), 0, RECENT_COMMENTS - 1)
+        pipe.execute()
+
+    def recent_comments(self, room_id: int) -> list[str]:
+        return [v.decode() for v in reversed(self.redis.lrange(_key("room", room_id, "recent"), 0, -1))]
+
+    def forget_comment(self, room_id: int, comment_id: int) -> None:
+        key = _key("room", room_id, "recent")
+        for value in self.redis.lrange(key, 0, -1):
+            if json.loads(value)["data"]["id"] == comment_id:
+                self.redis.lrem(key, 0, value)
+
+    def take_comments(self, limit: int) -> list[str]:
+        values = self.redis.lpop(_key("comments", "pending"), limit)
+        return [v.decode() for v in values or []]
+
+    def hit(self, name: str, ident, window_s: int) -> int:
+        """Fixed-window counter: how many hits ``ident`` made in this window."""
+        key = _key("rate", name, ident, int(time.time() // window_s))
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, window_s + 1)
+        return int(pipe.execute()[0])
+
+    # viewing sessions closed by a leave, waiting to be persisted
+    def queue_sessions(self, payloads: list[str]) -> None:
+        if payloads:
+            self.redis.rpush(_key("sessions", "pending"), *payloads)
+
+    def take_sessions(self, limit: int) -> list[str]:
+        values = self.redis.lpop(_key("sessions", "pending"), limit)
+        return [v.decode() for v in values or []]
+
+
+_MAX_SCRIPT = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local value = tonumber(ARGV[1])
+if value > current then redis.call('SET', KEYS[1], value) return value end
+return current
+"""
+
+
+class LocalStore:
+    """The embedded default: the same state in this process (one ASGI process serves everything)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.likes: dict[int, int] = defaultdict(int)
+        self.likes_minutes: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.ticks: dict[tuple, float] = {}
+        self.sockets: dict[int, dict[str, float]] = defaultdict(dict)
+        self.peak: dict[int, int] = {}
+        self.last_comment_id = 0
+        self.comments: list[str] = []
+        self.sessions: list[str] = []
+        self.hits: dict[tuple, int] = defaultdict(int)
+        self.dirty: set[int] = set()
+        self.recent: dict[int, list[str]] = {}
+        self.hub = None  # the hub of this process's event loop, when it serves websockets
+
+    def publish(self, room_id: int, text: str) -> None:
+        hub = self.hub
+        if hub is not None:
+            hub.deliver_threadsafe(room_id, text)
+
+    def add_likes(self, counts, now):
+        minute = minute_of(now)
+        with self.lock:
+            for room_id, count in counts.items():
+                self.likes[room_id] += count
+                self.likes_minutes[room_id][minute] += count
+            self.dirty.update(counts)
+            return {room_id: self.likes[room_id] for room_id in counts}
+
+    def like_totals(self, room_ids):
+        return {r: self.likes[r] for r in room_ids if r in self.likes}
+
+    def likes_per_minute(self, room_id):
+        return dict(self.likes_minutes.get(room_id, {}))
+
+    def seed_likes(self, room_id, total):
+        with self.lock:
+            self.likes.setdefault(room_id, total)
+
+    def claim_tick(self, name, room_id, interval_ms):
+        now = time.monotonic()
+        with self.lock:
+            if self.ticks.get((name, room_id), 0) > now:
+                return False
+            self.ticks[(name, room_id)] = now + interval_ms / 1000
+            return True
+
+    def heartbeat(self, members, now):
+        with self.lock:
+            for room_id, sockets in members.items():
+                for socket_id in sockets:
+                    self.sockets[room_id][socket_id] = now + ONLINE_TTL_S
+
+    def leave(self, room_id, socket_id):
+        with self.lock:
+            self.sockets[room_id].pop(socket_id, None)
+
+    def online(self, room_ids, now):
+        with self.lock:
+            result = {}
+            for room_id in room_ids:
+                alive = {s: t for s, t in self.sockets.get(room_id, {}).items() if t > now}
+                self.sockets[room_id] = alive
+                result[room_id] = len(alive)
+            return result
+
+    def record_peak(self, room_id, online):
+        with self.lock:
+            if online > self.peak.get(room_id, 0):
+                self.peak[room_id] = online
+                self.dirty.add(room_id)
+            return self.peak.get(room_id, 0)
+
+    def take_dirty_rooms(self):
+        with self.lock:
+            dirty, self.dirty = self.dirty, set()
+            return dirty
+
+    def peaks(self, room_ids):
+        return {r: self.peak[r] for r in room_ids if r in self.peak}
+
+    def next_comment_ids(self, count, floor):
+        with self.lock:
+            self.last_comment_id = max(self.last_comment_id, floor) + count
+            return range(self.last_comment_id - count + 1, self.last_comment_id + 1)
+
+    def queue_comments(self, payloads):
+        with self.lock:
+            self.comments.extend(payloads)
+
+    def remember_comment(self, room_id, text):
+        with self.lock:
+            self.recent[room_id] = [*self.recent.get(room_id, []), text][-RECENT_COMMENTS:]
+
+    def recent_comments(self, room_id):
+        return list(self.recent.get(room_id, []))
+
+    def forget_comment(self, room_id, comment_id):
+        with self.lock:
+            kept = [t for t in self.recent.get(room_id, []) if json.loads(t)["data"]["id"] != comment_id]
+            self.recent[room_id] = kept
+
+    def take_comments(self, limit):
+        with self.lock:
+            taken, self.comments = self.comments[:limit], self.comments[limit:]
+            return taken
+
+    def hit(self, name, ident, window_s):
+        key = (name, ident, int(time.time() // window_s))
+        with self.lock:
+            self.hits[key] += 1
+            return self.hits[key]
+
+    def queue_sessions(self, payloads):
+        with self.lock:
+            self.sessions.extend(payloads)
+
+    def take_sessions(self, limit):
+        with self.lock:
+            taken, self.sessions = self.sessions[:limit], self.sessions[limit:]
+            return taken
+
+
+_store = None
+_store_lock = threading.Lock()
+
+
+def store() -> RedisStore | LocalStore:
+    """This process's store, built once from settings (REDIS_URL set → Redis)."""
+    global _store
+    if _store is None:
+        with _store_lock:
+            if _store is None:
+                _store = RedisStore(settings.REDIS_URL) if settings.REDIS_URL else LocalStore()
+    return _store
+
+
+def reset_store() -> None:
+    """Tests: forget this process's store (the next call builds it again from settings)."""
+    global _store
+    _store = None
+
+
+def online_key(room_id: int) -> str:
+    return f"room:{room_id}:online"
+
+
+def live_counters(rooms) -> dict[int, dict]:
+    """Like totals and online counts of rooms from the live store (one round trip each)."""
+    rooms = list(rooms)
+    ids = [room.pk for room in rooms]
+    current = store()
+    likes = current.like_totals(ids)
+    online = current.online(ids, time.time()) if ids else {}
+    return {
+        room.pk: {"likes": max(likes.get(room.pk, 0), room.like_total), "online": online.get(room.pk, 0)}
+        for room in rooms
+    }

@@ -1,0 +1,282 @@
+"""What happens in a room while it is on air: comments and their moderation, mutes, and the
+periodic flushes that persist the live store (like totals, per-minute series, peaks, comments,
+viewing sessions) in batches.
+
+Moderation runs before a comment is broadcast: the room must allow comments, the text must
+fit, the customer must not be muted or over their rate, and the brand's blocked words are
+masked or the comment rejected (a brand setting). A rejected comment answers its author only.
+"""
+
+import json
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Max, Q
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from livestream.models import Comment, LiveRoom, Mute, ViewingSession
+from livestream.realtime import encode, publish_room_event, store
+from tenants.errors import Conflict, InvalidInput, NotFound, RateLimited
+from tenants.models import Brand, Customer
+from tenants.scoping import brand_scope, platform_scope
+
+MAX_COMMENT = 200
+FLUSH_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Moderation:
+    """What a room's consumer needs to judge a comment without a query per comment."""
+
+    comments_enabled: bool
+    blocked: re.Pattern | None
+    action: str  # "mask" or "reject"
+    per_minute: int
+
+    @classmethod
+    def for_room(cls, room: LiveRoom) -> "Moderation":
+        brand = room.brand
+        words = [w.strip() for w in brand.blocked_words.splitlines() if w.strip()]
+        pattern = re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True))), re.I) if words else None
+        return cls(room.comments_enabled, pattern, brand.blocked_word_action, brand.comments_per_minute)
+
+
+def is_muted(*, brand: Brand, room: LiveRoom, customer: Customer) -> bool:
+    now = timezone.now()
+    with brand_scope(brand):
+        return Mute.objects.filter(
+            Q(room=room) | Q(room__isnull=True), Q(until__isnull=True) | Q(until__gt=now), customer=customer
+        ).exists()
+
+
+def comment_accept(*, moderation: Moderation, room_id: int, customer_id: int, text) -> str:
+    """Judge a comment (no database query); answers the text to publish, or raises."""
+    if not moderation.comments_enabled:
+        raise Conflict("comments_disabled", "Comments are off in this room.")
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("comment_empty", "Say something.")
+    text = " ".join(text.split())
+    if len(text) > MAX_COMMENT:
+        raise InvalidInput("comment_too_long", f"A comment is at most {MAX_COMMENT} characters.")
+    if moderation.blocked is not None and moderation.blocked.search(text):
+        if moderation.action == "reject":
+            raise Conflict("comment_blocked", "This comment contains words the brand does not allow.")
+        text = moderation.blocked.sub(lambda m: "*" * len(m.group()), text)
+    if store().hit("comment", customer_id, 60) > moderation.per_minute:
+        raise RateLimited("comment_rate_limited", "You are commenting too fast; wait a moment.")
+    return text
+
+
+def comment_event(*, comment_id: int, room_id: int, customer: Customer, text: str, at: float) -> dict:
+    return {
+        "id": comment_id,
+        "room_id": room_id,
+        "customer": {"id": customer.pk, "nickname": customer.nickname, "avatar_url": customer.avatar_url},
+        "text": text,
+        "at": datetime.fromtimestamp(at, UTC).isoformat(),
+    }
+
+
+_comment_floor = None
+
+
+def next_comment_id() -> int:
+    """A comment id unique across processes (continuing after the largest persisted one)."""
+    global _comment_floor
+    if _comment_floor is None:
+        with platform_scope():
+            _comment_floor = Comment.objects.aggregate(top=Max("id"))["top"] or 0
+    return store().next_comment_ids(1, _comment_floor)[0]
+
+
+def comment_submit(*, brand: Brand, room_id: int, customer: Customer, text: str, moderation: Moderation) -> dict:
+    """Accept, publish and queue a comment for persistence; answers its event data. No database
+    write happens here: the flush persists comments in batches."""
+    text = comment_accept(moderation=moderation, room_id=room_id, customer_id=customer.pk, text=text)
+    now = time.time()
+    data = comment_event(comment_id=next_comment_id(), room_id=room_id, customer=customer, text=text, at=now)
+    live = store()
+    frame = encode("comment", data)
+    live.publish(room_id, frame)
+    live.remember_comment(room_id, frame)
+    live.queue_comments([json.dumps({"brand": brand.pk, **data, "customer": customer.pk}, ensure_ascii=False)])
+    return data
+
+
+@contextmanager
+def _requeued_on_failure(queue, payloads: list[str]):
+    """Taking a batch removes it from the live store: if the database cannot take it right now,
+    put it back for the next run (its rows have fixed keys, so writing them twice is harmless)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError):
+        queue(payloads)
+        raise
+
+
+def comments_flush(limit: int = FLUSH_BATCH) -> int:
+    """Persist queued comments in batches; safe to retry (their ids are fixed)."""
+    written = 0
+    while True:
+        payloads = store().take_comments(limit)
+        if not payloads:
+            return written
+        rows = [json.loads(payload) for payload in payloads]
+        with platform_scope(), _requeued_on_failure(store().queue_comments, payloads):
+            Comment.objects.bulk_create(
+                [
+                    Comment(id=row["id"], brand_id=row["brand"], room_id=row["room_id"], customer_id=row["customer"],
+                            text=row["text"], created_at=datetime.fromisoformat(row["at"]))  # fmt: skip
+                    for row in rows
+                ],
+                ignore_conflicts=True,
+            )
+        written += len(rows)
+
+
+def session_record(*, brand_id: int, room_id: int, customer_id, socket_id: str, source: dict, joined_at: float,
+                   left_at: float) -> None:  # fmt: skip
+    store().queue_sessions([json.dumps({
+        "brand": brand_id, "room": room_id, "customer": customer_id, "socket": socket_id, "joined": joined_at,
+        "left": left_at, **{k: source.get(k) for k in ("kind", "scene", "festival_id", "costream_id",
+                                                        "referring_room_id")},
+    })])  # fmt: skip
+
+
+def sessions_flush(limit: int = FLUSH_BATCH) -> int:
+    written = 0
+    while True:
+        payloads = store().take_sessions(limit)
+        if not payloads:
+            return written
+        rows = [json.loads(payload) for payload in payloads]
+        with platform_scope(), _requeued_on_failure(store().queue_sessions, payloads):
+            ViewingSession.objects.bulk_create(
+                [
+                    ViewingSession(
+                        brand_id=r["brand"], room_id=r["room"], customer_id=r["customer"], socket_id=r["socket"],
+                        source_kind=r["kind"] or "", source_scene=r["scene"] or "", festival_id=r["festival_id"],
+                        costream_id=r["costream_id"], referring_room_id=r["referring_room_id"],
+                        joined_at=datetime.fromtimestamp(r["joined"], UTC),
+                        left_at=datetime.fromtimestamp(r["left"], UTC),
+                        seconds=max(int(r["left"] - r["joined"]), 0),
+                    )  # fmt: skip
+                    for r in rows
+                ],
+                ignore_conflicts=True,
+            )
+        written += len(rows)
+
+
+def counters_flush() -> int:
+    """Persist the like totals, per-minute likes and online peaks of rooms that changed:
+    one UPDATE per room. Totals only grow, so a late or repeated flush never lowers them."""
+    live = store()
+    rooms = sorted(live.take_dirty_rooms())
+    if not rooms:
+        return 0
+    totals, peaks = live.like_totals(rooms), live.peaks(rooms)
+    with platform_scope():
+        # The live store may have lost minutes the database kept (Redis flushed, the embedded
+        # process restarted): merge the series, keeping the larger count of each minute.
+        kept = dict(LiveRoom.objects.filter(pk__in=[r for r in rooms if r in totals])
+                    .values_list("pk", "likes_per_minute"))  # fmt: skip
+        for room_id in rooms:
+            fields = {}
+            if room_id in totals:
+                fields["like_total"] = Greatest("like_total", totals[room_id])
+                series = dict(kept.get(room_id) or {})
+                for minute, count in live.likes_per_minute(room_id).items():
+                    series[minute] = max(count, series.get(minute, 0))
+                fields["likes_per_minute"] = series
+            if room_id in peaks:
+                fields["peak_online"] = Greatest("peak_online", peaks[room_id])
+            if fields:
+                LiveRoom.objects.filter(pk=room_id).update(**fields)
+    return len(rooms)
+
+
+def live_flush() -> dict:
+    """The periodic task's body: every batch the live store holds, into the database."""
+    return {"rooms": counters_flush(), "comments": comments_flush(), "sessions": sessions_flush()}
+
+
+# --- operators ------------------------------------------------------------------------------------
+
+
+def get_comment(comment_id) -> Comment:
+    comment = Comment.objects.filter(pk=comment_id).select_related("customer").first()
+    if comment is None:
+        raise NotFound("comment_not_found", "No such comment (a very new one may not be saved yet).")
+    return comment
+
+
+def _comment_data(comment: Comment) -> dict:
+    return comment_event(comment_id=comment.pk, room_id=comment.room_id, customer=comment.customer, text=comment.text,
+                         at=comment.created_at.timestamp())  # fmt: skip
+
+
+@transaction.atomic
+def comment_hide(*, brand: Brand, comment: Comment, hidden: bool = True) -> Comment:
+    """Hide a comment (viewers' screens drop it at once) or show it again."""
+    with brand_scope(brand):
+        status = Comment.Status.HIDDEN if hidden else Comment.Status.VISIBLE
+        Comment.objects.filter(pk=comment.pk).update(status=status, is_pinned=False if hidden else comment.is_pinned)
+        comment.refresh_from_db()
+        if hidden:
+            store().forget_comment(comment.room_id, comment.pk)
+            publish_room_event(comment.room_id, "comment.hidden", {"room_id": comment.room_id, "id": comment.pk})
+        else:
+            publish_room_event(comment.room_id, "comment", _comment_data(comment))
+        return comment
+
+
+@transaction.atomic
+def comment_pin(*, brand: Brand, comment: Comment, pinned: bool = True) -> Comment:
+    """Pin a comment on top of the room (one at a time) or unpin it."""
+    with brand_scope(brand):
+        if pinned and comment.status == Comment.Status.HIDDEN:
+            raise Conflict("comment_hidden", "Show the comment before pinning it.")
+        if pinned:
+            Comment.objects.filter(room_id=comment.room_id, is_pinned=True).update(is_pinned=False)
+        Comment.objects.filter(pk=comment.pk).update(is_pinned=pinned)
+        comment.refresh_from_db()
+        data = {"room_id": comment.room_id, "comment": _comment_data(comment) if pinned else None}
+        publish_room_event(comment.room_id, "comment.pinned", data)
+        return comment
+
+
+@transaction.atomic
+def mute_create(*, brand: Brand, customer: Customer, room: LiveRoom | None = None, until=None,
+                reason: str = "") -> Mute:  # fmt: skip
+    with brand_scope(brand):
+        if until is not None and until <= timezone.now():
+            raise InvalidInput("invalid", "A mute ends in the future.", fields={"until": ["Must be in the future."]})
+        mute = Mute.objects.create(brand=brand, customer=customer, room=room, until=until, reason=reason.strip())
+        rooms = [room.pk] if room else list(LiveRoom.objects.filter(status__in=(LiveRoom.Status.LIVE,
+                                                                                LiveRoom.Status.PAUSED))
+                                                .values_list("pk", flat=True))  # fmt: skip
+        for room_id in rooms:
+            publish_room_event(room_id, "customer.muted", {"room_id": room_id, "customer_id": customer.pk})
+        return mute
+
+
+@transaction.atomic
+def mute_lift(*, brand: Brand, mute: Mute) -> None:
+    with brand_scope(brand):
+        Mute.objects.filter(pk=mute.pk).delete()
+        still = Mute.objects.filter(customer_id=mute.customer_id).filter(
+            Q(until__isnull=True) | Q(until__gt=timezone.now())
+        )
+        rooms = [mute.room_id] if mute.room_id else list(
+            LiveRoom.objects.filter(status__in=(LiveRoom.Status.LIVE, LiveRoom.Status.PAUSED))
+            .values_list("pk", flat=True)
+        )  # fmt: skip
+        for room_id in rooms:
+            if not still.filter(Q(room_id=room_id) | Q(room__isnull=True)).exists():
+                publish_room_event(room_id, "customer.unmuted", {"room_id": room_id, "customer_id": mute.customer_id})

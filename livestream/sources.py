@@ -1,0 +1,75 @@
+"""Where a viewer came into a room from, carried as ``?source=``.
+
+``festival:<id>`` (a festival venue), ``costream:<id>`` (the partner room of a co-stream),
+``reminder`` (a start reminder) or ``scene:<scene>`` (a share code, resolved by guides). The
+orders a viewer places are the selling brand's, with the source recorded beside them: shared
+traffic, separate books.
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from livestream.models import CoStream, Festival, LiveRoom, Venue
+from tenants.errors import InvalidInput
+
+SCENE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
+# An id as the database keeps it (a 64-bit key): ASCII digits only, so "²" or a 30-digit
+# number is an unknown source (400), not a crash.
+OBJECT_ID = re.compile(r"^[0-9]{1,18}$")
+
+
+@dataclass(frozen=True)
+class EntrySource:
+    kind: str  # "festival", "costream", "reminder", "scene" or "direct"
+    festival_id: int | None = None
+    costream_id: int | None = None
+    referring_room_id: int | None = None
+    scene: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "festival_id": self.festival_id,
+            "costream_id": self.costream_id,
+            "referring_room_id": self.referring_room_id,
+            "scene": self.scene,
+        }
+
+
+DIRECT = EntrySource("direct")
+
+
+def _invalid(message: str):
+    return InvalidInput("invalid_source", message, fields={"source": [message]})
+
+
+def resolve_entry_source(room: LiveRoom, raw: str) -> EntrySource:
+    """Check a ``source`` against the room it leads into; a source that does not lead there is refused."""
+    raw = (raw or "").strip()
+    if not raw:
+        return DIRECT
+    kind, _, value = raw.partition(":")
+    if kind == "reminder" and not value:
+        return EntrySource("reminder")
+    if kind == "scene" and SCENE.match(value):
+        return EntrySource("scene", scene=value)
+    if kind in ("festival", "costream") and OBJECT_ID.match(value):
+        if kind == "festival":
+            joined = Venue.unscoped.filter(
+                festival_id=int(value), room=room, status=Venue.Status.JOINED,
+                festival__status=Festival.Status.PUBLISHED,
+            ).select_related("festival").first()  # fmt: skip
+            if joined is None:
+                raise _invalid("This room is not a venue of that festival.")
+            return EntrySource(
+                "festival", festival_id=joined.festival_id, referring_room_id=joined.festival.main_room_id
+            )
+        costream = CoStream.unscoped.filter(
+            Q(inviter_room=room) | Q(invitee_room=room), pk=int(value), status=CoStream.Status.ACCEPTED
+        ).first()
+        if costream is None:
+            raise _invalid("This room is not in that co-stream.")
+        return EntrySource("costream", costream_id=costream.pk, referring_room_id=costream.other_room(room).pk)
+    raise _invalid("Use festival:<id>, costream:<id>, reminder or scene:<scene>.")

@@ -1,0 +1,18 @@
+"""Periodic jobs of live rooms (beat schedule in config/settings.py). Thin and idempotent."""
+
+from celery import shared_task
+
+from livestream.services import live, reminders
+
+
+@shared_task(name="livestream.send_start_reminders")
+def send_start_reminders() -> dict:
+    """Each due room's pending start reminders, each sent at most once, however often this runs."""
+    return reminders.send_due_reminders()
+
+
+@shared_task(name="livestream.flush_live_state")
+def flush_live_state() -> dict:
+    """Like totals, per-minute likes, online peaks, comments and viewing sessions from Redis into
+    the database, in batches. Safe to run twice: totals only grow and rows have fixed keys."""
+    return live.live_flush()

@@ -1,0 +1,64 @@
+"""livestream's URLs, one list per audience; config/urls.py mounts each under its prefix."""
+
+from django.urls import path
+
+from livestream.api import console, live, mp, platform
+
+mp_urls = [
+    path("rooms", mp.MpRoomListApi.as_view(), name="mp-rooms"),
+    path("rooms/<int:room_id>", mp.MpRoomDetailApi.as_view(), name="mp-room"),
+    path("rooms/<int:room_id>/reminder", mp.MpRoomReminderApi.as_view(), name="mp-room-reminder"),
+    path("festivals/<int:festival_id>", mp.MpFestivalApi.as_view(), name="mp-festival"),
+    path("rooms/<int:room_id>/comments", live.MpRoomCommentsApi.as_view(), name="mp-room-comments"),
+]
+
+console_urls = [
+    path("rooms", console.RoomListCreateApi.as_view(), name="console-rooms"),
+    path("rooms/<int:room_id>", console.RoomDetailApi.as_view(), name="console-room"),
+    path("rooms/<int:room_id>/replay", console.RoomReplayApi.as_view(), name="console-room-replay"),
+    path("rooms/<int:room_id>/products", console.RoomProductsApi.as_view(), name="console-room-products"),
+    path("rooms/<int:room_id>/products/order", console.RoomProductsOrderApi.as_view(), name="console-room-order"),
+    path(
+        "rooms/<int:room_id>/products/<int:product_id>",
+        console.RoomProductRemoveApi.as_view(),
+        name="console-room-product",
+    ),
+    path(
+        "rooms/<int:room_id>/products/<int:product_id>/sale",
+        console.RoomProductSaleApi.as_view(),
+        name="console-room-product-sale",
+    ),
+    path("rooms/<int:room_id>/push", console.RoomPushApi.as_view(), name="console-room-push"),
+    path("rooms/<int:room_id>/costreams", console.CoStreamInviteApi.as_view(), name="console-room-costream"),
+    path("rooms/<int:room_id>/comments", live.ConsoleRoomCommentsApi.as_view(), name="console-room-comments"),
+    path("rooms/<int:room_id>/<str:action>", console.RoomActionApi.as_view(), name="console-room-action"),
+    path("costreams", console.CoStreamListApi.as_view(), name="console-costreams"),
+    path("costreams/<int:costream_id>/<str:action>", console.CoStreamActionApi.as_view(), name="console-costream"),
+    path("comments/<int:comment_id>/<str:action>", live.ConsoleCommentActionApi.as_view(), name="console-comment"),
+    path("mutes", live.ConsoleMuteListCreateApi.as_view(), name="console-mutes"),
+    path("mutes/<int:mute_id>", live.ConsoleMuteDeleteApi.as_view(), name="console-mute"),
+    path("festivals", console.ConsoleFestivalListApi.as_view(), name="console-festivals"),
+    path("festivals/<int:festival_id>/join", console.VenueJoinApi.as_view(), name="console-festival-join"),
+    path("festivals/<int:festival_id>/leave", console.VenueLeaveApi.as_view(), name="console-festival-leave"),
+]
+
+platform_urls = [
+    path("rooms/<int:room_id>/ban", platform.PlatformRoomBanApi.as_view(), name="platform-room-ban"),
+    path("festivals", platform.PlatformFestivalListCreateApi.as_view(), name="platform-festivals"),
+    path("festivals/<int:festival_id>", platform.PlatformFestivalDetailApi.as_view(), name="platform-festival"),
+    path(
+        "festivals/<int:festival_id>/venues",
+        platform.PlatformFestivalInviteApi.as_view(),
+        name="platform-festival-venues",
+    ),
+    path(
+        "festivals/<int:festival_id>/main-room",
+        platform.PlatformFestivalMainRoomApi.as_view(),
+        name="platform-festival-main-room",
+    ),
+    path(
+        "festivals/<int:festival_id>/<str:action>",
+        platform.PlatformFestivalActionApi.as_view(),
+        name="platform-festival-action",
+    ),
+]

@@ -1,0 +1,65 @@
+"""Statements written out once for the hottest paths (a flash-sale order, every customer
+request), where the ORM compiling the same SQL on every call would cost more than running it.
+
+They build and save model instances exactly as the ORM does (the fields' own conversions,
+``from_db``, ``pre_save``, the brand-scope check), so the rest of the code sees ordinary model
+objects. Use them only where a profile says so; everywhere else the ORM reads better.
+"""
+
+from django.db import connection
+
+
+class RowLoader:
+    """Selects all columns of a model under a table alias and builds instances from rows."""
+
+    def __init__(self, model, alias: str):
+        self.model = model
+        self.fields = model._meta.concrete_fields
+        self.columns = ", ".join(f'{alias}."{field.column}"' for field in self.fields)
+        self.attnames = [field.attname for field in self.fields]
+        self.width = len(self.fields)
+        self._converters = None
+
+    def build(self, values):
+        if self._converters is None:
+            self._converters = [
+                [*connection.ops.get_db_converters(field.get_col(field.model._meta.db_table)),
+                 *field.get_db_converters(connection)]
+                for field in self.fields
+            ]  # fmt: skip
+        values = list(values)
+        for index, converters in enumerate(self._converters):
+            for convert in converters:
+                values[index] = convert(values[index], self.fields[index], connection)
+        return self.model.from_db(connection.alias, self.attnames, values)
+
+
+class Inserter:
+    """``INSERT … RETURNING id`` for one model, for one instance or many in one statement."""
+
+    def __init__(self, model):
+        self.model = model
+        meta = model._meta
+        self.fields = [field for field in meta.concrete_fields if field is not meta.pk]
+        self.head = f"INSERT INTO {meta.db_table} ({', '.join(f'{chr(34)}{f.column}{chr(34)}' for f in self.fields)})"
+        self.row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+        self.returning = f' RETURNING "{meta.pk.column}"'
+
+    def _values(self, obj) -> list:
+        assign_brand = getattr(obj, "assign_scope_brand", None)
+        if assign_brand is not None:
+            assign_brand()
+        return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in self.fields]
+
+    def insert(self, objs: list) -> list:
+        if not objs:
+            return objs
+        params = [value for obj in objs for value in self._values(obj)]
+        sql = self.head + " VALUES " + ", ".join([self.row] * len(objs)) + self.returning
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids = [row[0] for row in cursor.fetchall()]
+        for obj, pk in zip(objs, ids, strict=True):
+            obj.pk = pk
+            obj._state.adding, obj._state.db = False, connection.alias
+        return objs

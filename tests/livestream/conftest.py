@@ -1,0 +1,82 @@
+"""Shared fixtures for live rooms: rooms made through the services, products, published events."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from commerce.models import Product
+from livestream.models import CoStream, Festival, LiveRoom, RoomProduct, Venue
+from livestream.services import rooms
+
+
+def iso(moment):
+    return moment.isoformat()
+
+
+def schedule(start_in=timedelta(hours=1), duration=timedelta(hours=2)):
+    """A (start, end) pair that the room rules accept by default."""
+    start = timezone.now() + start_in
+    return start, start + duration
+
+
+@pytest.fixture
+def make_room(db):
+    """A room created through the service (so it passes the rules), optionally taken live."""
+
+    def make(brand, *, title="Spring launch", anchor_name="Anchor Lin", status="scheduled", **fields):
+        start, end = schedule()
+        fields.setdefault("scheduled_start", start)
+        fields.setdefault("scheduled_end", end)
+        room = rooms.room_create(brand=brand, title=title, anchor_name=anchor_name, **fields)
+        steps = {
+            "scheduled": [],
+            "live": [rooms.room_start],
+            "paused": [rooms.room_start, rooms.room_pause],
+            "ended": [rooms.room_start, rooms.room_end],
+            "cancelled": [rooms.room_cancel],
+        }[status]
+        for step in steps:
+            room = step(brand=brand, room=room)
+        assert room.status == status
+        return room
+
+    return make
+
+
+@pytest.fixture
+def make_product(db):
+    """An approved, on-shelf product of the brand's library (created directly, not via commerce services)."""
+
+    def make(brand, name=None, **fields):
+        values = {"price": 100, "audit_status": "approved", "status": "on_shelf", **fields}
+        return Product.objects.create(brand=brand, name=name or f"Product {Product.unscoped.count() + 1}", **values)
+
+    return make
+
+
+@pytest.fixture
+def events(monkeypatch):
+    """Every room event that reaches the broadcast, as (room_id, event). Run the action inside
+    ``django_capture_on_commit_callbacks(execute=True)`` so that on-commit callbacks fire."""
+    published = []
+    monkeypatch.setattr("livestream.realtime._broadcast", lambda room_id, event: published.append((room_id, event)))
+    return published
+
+
+def of_type(published, event_type):
+    return [(room_id, event["data"]) for room_id, event in published if event["type"] == event_type]
+
+
+def reload(room):
+    return LiveRoom.unscoped.get(pk=room.pk)
+
+
+def snapshot():
+    """Every livestream row of every brand, to prove that a refused request changed nothing."""
+    rows = {
+        model.__name__: list(model.unscoped.order_by("pk").values())
+        for model in (LiveRoom, RoomProduct, CoStream, Venue)
+    }
+    rows["Festival"] = list(Festival.objects.order_by("pk").values())
+    return rows
