@@ -16,6 +16,7 @@ import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from livestream.hub import hub
@@ -119,6 +120,20 @@ def room_snapshot(room: LiveRoom, counters: dict, recent: list[str], pinned) -> 
 
 class RoomConsumer(AsyncWebsocketConsumer):
     viewer = None
+
+    async def __call__(self, scope, receive, send):
+        """Channels' ``AsyncConsumer.__call__`` without a channel-layer channel of its own: nothing is
+        sent to a room socket through the channel layer (room events reach it through the hub), so
+        each client frame is awaited directly — no task and no ``asyncio.wait`` per frame, and no
+        channel subscribed on Redis per socket."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message):
         # Channels closes stale database connections (a thread hop) before every handler; the
