@@ -9,7 +9,7 @@ from commerce.models import Product
 from livestream.models import Comment, CoStream, Festival, LiveRoom, Mute, ReminderSubscription, RoomProduct, Venue
 from livestream.services import live, room_products, rooms
 from tenants import scoping
-from tenants.admin_site import BrandScopedAdmin, BrandScopedInline
+from tenants.admin_site import BrandScopedAdmin, BrandScopedInline, PlatformAdmin
 from tenants.errors import DomainError
 
 
@@ -174,27 +174,12 @@ class VenueAdmin(BrandScopedAdmin):
 
 
 @admin.register(Festival)
-class FestivalAdmin(admin.ModelAdmin):
+class FestivalAdmin(PlatformAdmin):
     """Festivals are the platform operator's."""
 
     list_display = ["name", "status", "starts_at", "ends_at", "main_room"]
     list_filter = ["status"]
     raw_id_fields = ["main_room"]
-
-    def has_module_permission(self, request):
-        return request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_add_permission(self, request):
-        return request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
 
 
 @admin.register(Comment)

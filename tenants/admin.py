@@ -1,34 +1,19 @@
 from django.contrib import admin, messages
 
 from tenants import services
-from tenants.admin_site import BrandScopedAdmin
+from tenants.admin_site import BrandScopedAdmin, PlatformAdmin
 from tenants.errors import DomainError
 from tenants.models import Brand, Customer, Membership
 
 
 @admin.register(Brand)
-class BrandAdmin(admin.ModelAdmin):
+class BrandAdmin(PlatformAdmin):
     """Brands are the platform operator's: brand staff never see this page."""
 
     list_display = ["name", "slug", "appid", "status", "timezone", "created_at"]
     list_filter = ["status"]
     search_fields = ["name", "slug", "appid"]
     actions = ["suspend", "reactivate"]
-
-    def has_module_permission(self, request):
-        return request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_add_permission(self, request):
-        return request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
 
     def _each(self, request, queryset, action):
         for brand in queryset:

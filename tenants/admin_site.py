@@ -169,3 +169,22 @@ class ReadOnlyInline(BrandScopedInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class PlatformAdmin(admin.ModelAdmin):
+    """A page of the platform operator's own objects (brands, festivals): brand staff never see it."""
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser

@@ -1,7 +1,7 @@
 """Like storm: like messages/s, each carrying a count of taps, from many viewers (TARGETS.md, bench/likes).
 
 One command:
-    .venv/bin/python bench/likes/run.py [--viewers 2000] [--processes 1] [--rate 10] [--count 5]
+    .venv/bin/python bench/likes/run.py [--viewers 2000] [--processes 1] [--rate 15] [--count 5]
                                         [--seconds 10] [--clients 2]
 
 It creates a fresh PostgreSQL database, seeds (through the ORM) one brand, one LIVE room and V
@@ -57,7 +57,8 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--viewers", type=int, default=2000, help="viewer sockets in the room (V)")
     parser.add_argument("--processes", type=int, default=1, help="uvicorn processes serving the sockets (N)")
-    parser.add_argument("--rate", type=float, default=10.0, help="like messages per viewer per second")
+    parser.add_argument("--rate", type=float, default=15.0,
+                        help="like messages per viewer per second (the consumer closes a socket above 20/s)")
     parser.add_argument("--count", type=int, default=5, help="taps per like message (1 to 100)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the storm")
     parser.add_argument("--clients", type=int, default=2, help="load worker processes holding the viewer sockets")
