@@ -57,8 +57,12 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--viewers", type=int, default=2000, help="viewer sockets in the room (V)")
     parser.add_argument("--processes", type=int, default=1, help="uvicorn processes serving the sockets (N)")
-    parser.add_argument("--rate", type=float, default=15.0,
-                        help="like messages per viewer per second (the consumer closes a socket above 20/s)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=15.0,
+        help="like messages per viewer per second (the consumer closes a socket above 20/s)",
+    )
     parser.add_argument("--count", type=int, default=5, help="taps per like message (1 to 100)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the storm")
     parser.add_argument("--clients", type=int, default=2, help="load worker processes holding the viewer sockets")
