@@ -67,8 +67,23 @@ def start_process(command: list[str], port: int, env: dict | None = None) -> sub
 def start_uvicorn(env: dict, port: int | None = None) -> tuple[subprocess.Popen, int]:
     """One production websocket process (DESIGN §11): uvicorn on ``config.asgi``, legacy websockets."""
     port = port or free_port()
-    command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", HOST, "--port", str(port),
-               "--ws", "websockets", "--log-level", "warning", "--no-access-log", "--backlog", "4096"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--ws",
+        "websockets",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--backlog",
+        "4096",
+    ]
     return start_process(command, port, env), port
 
 
@@ -170,13 +185,20 @@ def seed_live_room(viewers: int, commenters: int = 0) -> dict:
     from tenants.scoping import brand_scope
 
     call_command("migrate", verbosity=0)
-    brand = Brand.objects.create(slug="bench", name="Bench", appid="wxbench00000001", blocked_words="",
-                                 comments_per_minute=30000)  # fmt: skip
+    brand = Brand.objects.create(
+        slug="bench", name="Bench", appid="wxbench00000001", blocked_words="", comments_per_minute=30000
+    )
     now = timezone.now()
     with brand_scope(brand):
-        room = LiveRoom.objects.create(brand=brand, title="Bench room", anchor_name="Bench", status="live",
-                                       started_at=now, scheduled_start=now - timedelta(minutes=1),
-                                       scheduled_end=now + timedelta(hours=2))  # fmt: skip
+        room = LiveRoom.objects.create(
+            brand=brand,
+            title="Bench room",
+            anchor_name="Bench",
+            status="live",
+            started_at=now,
+            scheduled_start=now - timedelta(minutes=1),
+            scheduled_end=now + timedelta(hours=2),
+        )
         viewer_rows = Customer.objects.bulk_create(
             [Customer(brand=brand, openid=f"viewer-{n}", nickname=f"viewer {n}") for n in range(viewers)]
         )
@@ -186,8 +208,10 @@ def seed_live_room(viewers: int, commenters: int = 0) -> dict:
     state = {
         "room_id": room.pk,
         "viewer_tokens": [str(CustomerAccessToken.for_customer(c)) for c in viewer_rows],
-        "commenters": [{"token": str(CustomerAccessToken.for_customer(c)), "id": c.pk, "nickname": c.nickname}
-                       for c in commenter_rows],
-    }  # fmt: skip
+        "commenters": [
+            {"token": str(CustomerAccessToken.for_customer(c)), "id": c.pk, "nickname": c.nickname}
+            for c in commenter_rows
+        ],
+    }
     connection.close()
     return state

@@ -92,9 +92,16 @@ async def open_socket(url: str, on_text, slot: int = 0, timeout: float = 60.0) -
         return conn
 
     conn = await connect(
-        url, create_connection=create_connection, compression=None, proxy=None, ping_interval=None,
-        open_timeout=timeout, close_timeout=5, max_size=2**22, user_agent_header=None,
-    )  # fmt: skip
+        url,
+        create_connection=create_connection,
+        compression=None,
+        proxy=None,
+        ping_interval=None,
+        open_timeout=timeout,
+        close_timeout=5,
+        max_size=2**22,
+        user_agent_header=None,
+    )
     await asyncio.wait_for(conn.ready, timeout)
     return conn
 
@@ -197,8 +204,14 @@ class _Worker:
     async def report(self):
         t = self.tally
         closed = sum(1 for c in self.conns if c.protocol.state is not State.OPEN)
-        return {"per_slot": t.per_slot, "total": t.total, "other": t.other, "last_ns": t.last_ns,
-                "latencies": t.latencies.tobytes(), "closed": closed}  # fmt: skip
+        return {
+            "per_slot": t.per_slot,
+            "total": t.total,
+            "other": t.other,
+            "last_ns": t.last_ns,
+            "latencies": t.latencies.tobytes(),
+            "closed": closed,
+        }
 
     async def send_likes(self, payload: bytes, rate: float, seconds: float, start_ns: int, slots=None):
         """Every socket (of ``slots``) sends ``payload`` ``rate`` times a second, evenly (round robin),
@@ -296,9 +309,14 @@ def merge_reports(reports: list[dict], slots: int) -> dict:
     latencies = array("q")
     for r in reports:
         latencies.frombytes(r["latencies"])
-    return {"per_slot": per_slot, "total": sum(per_slot), "other": sum(r["other"] for r in reports),
-            "last_ns": max((r["last_ns"] for r in reports), default=0), "latencies": sorted(latencies),
-            "closed": sum(r["closed"] for r in reports)}  # fmt: skip
+    return {
+        "per_slot": per_slot,
+        "total": sum(per_slot),
+        "other": sum(r["other"] for r in reports),
+        "last_ns": max((r["last_ns"] for r in reports), default=0),
+        "latencies": sorted(latencies),
+        "closed": sum(r["closed"] for r in reports),
+    }
 
 
 def process_cpu(pids) -> float:

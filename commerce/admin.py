@@ -197,8 +197,7 @@ class SkuAdmin(BrandScopedAdmin):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ["product_name", "sku_spec", "unit_price", "quantity", "discount", "refunded_quantity",
-              "refunded_amount"]  # fmt: skip
+    fields = ["product_name", "sku_spec", "unit_price", "quantity", "discount", "refunded_quantity", "refunded_amount"]
 
 
 class OrderEventInline(ReadOnlyInline):
@@ -230,8 +229,13 @@ class OrderAdmin(BrandScopedAdmin):
         """Entering a tracking number on a paid order ships it (through the service)."""
         if obj.status == Order.Status.PAID and obj.tracking_number:
             try:
-                order_services.order_ship(brand=obj.brand, order=obj, carrier=obj.carrier,
-                                          tracking_number=obj.tracking_number, staff=request.user)  # fmt: skip
+                order_services.order_ship(
+                    brand=obj.brand,
+                    order=obj,
+                    carrier=obj.carrier,
+                    tracking_number=obj.tracking_number,
+                    staff=request.user,
+                )
             except DomainError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
         elif change and {"carrier", "tracking_number"} & set(form.changed_data):
@@ -279,8 +283,18 @@ class RefundAdmin(BrandScopedAdmin):
 
 @admin.register(FlashSale)
 class FlashSaleAdmin(BrandScopedAdmin):
-    list_display = ["__str__", "sku", "price", "quantity", "sold", "per_customer_limit", "audience", "starts_at",
-                    "ends_at", "is_active"]  # fmt: skip
+    list_display = [
+        "__str__",
+        "sku",
+        "price",
+        "quantity",
+        "sold",
+        "per_customer_limit",
+        "audience",
+        "starts_at",
+        "ends_at",
+        "is_active",
+    ]
     list_filter = ["is_active", "audience"]
     raw_id_fields = ["sku", "room"]
     readonly_fields = ["sold"]

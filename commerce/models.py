@@ -206,25 +206,36 @@ class Order(BrandScopedModel):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT)
 
     # Where the sale came from, recorded at placement and never recomputed.
-    room = models.ForeignKey("livestream.LiveRoom", null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="orders")  # fmt: skip
+    room = models.ForeignKey(
+        "livestream.LiveRoom", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
     source_kind = models.CharField(max_length=16, blank=True)
     source_scene = models.CharField(max_length=32, blank=True)
-    festival = models.ForeignKey("livestream.Festival", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")  # fmt: skip
-    costream = models.ForeignKey("livestream.CoStream", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")  # fmt: skip
-    referring_room = models.ForeignKey("livestream.LiveRoom", null=True, blank=True, on_delete=models.SET_NULL,
-                                       related_name="+", help_text="The room that sent the viewer.")  # fmt: skip
+    festival = models.ForeignKey(
+        "livestream.Festival", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    costream = models.ForeignKey(
+        "livestream.CoStream", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    referring_room = models.ForeignKey(
+        "livestream.LiveRoom",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The room that sent the viewer.",
+    )
     guide = models.ForeignKey("guides.Guide", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
-    store = models.ForeignKey("guides.Store", null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="attributed_orders")  # fmt: skip
+    store = models.ForeignKey(
+        "guides.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="attributed_orders"
+    )
     leader = models.ForeignKey("guides.Guide", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     delivery = models.CharField(max_length=8, choices=Delivery.choices, default=Delivery.SHIP)
     address = models.JSONField(default=dict, blank=True, help_text="name, phone, province, city, district, detail")
-    pickup_store = models.ForeignKey("guides.Store", null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="pickup_orders")  # fmt: skip
+    pickup_store = models.ForeignKey(
+        "guides.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="pickup_orders"
+    )
     note = models.CharField(max_length=200, blank=True)
 
     items_total = models.PositiveIntegerField(help_text="Fen, before discounts.")
@@ -278,8 +289,9 @@ class OrderLine(BrandScopedModel):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
     sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="order_lines")
-    flash_sale = models.ForeignKey("FlashSale", null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="order_lines")  # fmt: skip
+    flash_sale = models.ForeignKey(
+        "FlashSale", null=True, blank=True, on_delete=models.PROTECT, related_name="order_lines"
+    )
     product_name = models.CharField(max_length=60)
     sku_spec = models.CharField(max_length=100, blank=True)
     unit_price = models.PositiveIntegerField(help_text="Fen: the SKU's price when ordered.")
@@ -398,8 +410,9 @@ class FlashSale(BrandScopedModel):
         MEMBERS = "members"
 
     sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="flash_sales")
-    room = models.ForeignKey("livestream.LiveRoom", null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="flash_sales")  # fmt: skip
+    room = models.ForeignKey(
+        "livestream.LiveRoom", null=True, blank=True, on_delete=models.SET_NULL, related_name="flash_sales"
+    )
     title = models.CharField(max_length=60, blank=True)
     price = models.PositiveIntegerField(validators=price_validators, help_text="Fen.")
     quantity = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(MAX_STOCK)])

@@ -43,15 +43,28 @@ def sku_get(*, brand: Brand, sku_id) -> Sku:
 # --- orders ---------------------------------------------------------------------------------------
 
 CSV_COLUMNS = [
-    ("order_number", "order__number"), ("status", "order__status"), ("created_at", "order__created_at"),
-    ("paid_at", "order__paid_at"), ("customer_id", "order__customer_id"),
-    ("customer_nickname", "order__customer__nickname"), ("room_id", "order__room_id"),
-    ("source", "order__source_kind"), ("guide_id", "order__guide_id"), ("store_id", "order__store_id"),
-    ("delivery", "order__delivery"), ("order_payable_fen", "order__payable"),
-    ("order_shipping_fee_fen", "order__shipping_fee"), ("order_refunded_fen", "order__refunded_total"),
-    ("product", "product_name"), ("sku_id", "sku_id"), ("sku_spec", "sku_spec"), ("unit_price_fen", "unit_price"),
-    ("quantity", "quantity"), ("line_discount_fen", "discount"), ("refunded_quantity", "refunded_quantity"),
-]  # fmt: skip
+    ("order_number", "order__number"),
+    ("status", "order__status"),
+    ("created_at", "order__created_at"),
+    ("paid_at", "order__paid_at"),
+    ("customer_id", "order__customer_id"),
+    ("customer_nickname", "order__customer__nickname"),
+    ("room_id", "order__room_id"),
+    ("source", "order__source_kind"),
+    ("guide_id", "order__guide_id"),
+    ("store_id", "order__store_id"),
+    ("delivery", "order__delivery"),
+    ("order_payable_fen", "order__payable"),
+    ("order_shipping_fee_fen", "order__shipping_fee"),
+    ("order_refunded_fen", "order__refunded_total"),
+    ("product", "product_name"),
+    ("sku_id", "sku_id"),
+    ("sku_spec", "sku_spec"),
+    ("unit_price_fen", "unit_price"),
+    ("quantity", "quantity"),
+    ("line_discount_fen", "discount"),
+    ("refunded_quantity", "refunded_quantity"),
+]
 
 
 def console_orders():

@@ -69,8 +69,17 @@ class LiveRoomAdmin(BrandScopedAdmin):
     list_filter = ["status", "kind"]
     search_fields = ["title", "anchor_name"]
     date_hierarchy = "scheduled_start"
-    readonly_fields = ["status", "status_reason", "started_at", "ended_at", "pushed_product", "costream_code",
-                       "push_url", "like_total", "peak_online"]  # fmt: skip
+    readonly_fields = [
+        "status",
+        "status_reason",
+        "started_at",
+        "ended_at",
+        "pushed_product",
+        "costream_code",
+        "push_url",
+        "like_total",
+        "peak_online",
+    ]
     inlines = [RoomProductInline]
     actions = ["start", "pause", "resume", "end", "cancel"]
     list_select_related = ["host_store"]
@@ -95,15 +104,28 @@ class LiveRoomAdmin(BrandScopedAdmin):
         room = form.instance
         formset.save(commit=False)  # sorts the rows into new, changed and deleted; the services write
         for listing in formset.deleted_objects:
-            run_service(self, request, room_products.room_product_remove, brand=room.brand, room=room,
-                        product_id=listing.product_id)  # fmt: skip
+            run_service(
+                self,
+                request,
+                room_products.room_product_remove,
+                brand=room.brand,
+                room=room,
+                product_id=listing.product_id,
+            )
         new = [listing.product_id for listing in formset.new_objects]
         if new:
             run_service(self, request, room_products.room_products_add, brand=room.brand, room=room, product_ids=new)
         for listing, changed in formset.changed_objects:
             if "on_sale" in changed:
-                run_service(self, request, room_products.room_product_set_sale, brand=room.brand, room=room,
-                            product_id=listing.product_id, on_sale=listing.on_sale)  # fmt: skip
+                run_service(
+                    self,
+                    request,
+                    room_products.room_product_set_sale,
+                    brand=room.brand,
+                    room=room,
+                    product_id=listing.product_id,
+                    on_sale=listing.on_sale,
+                )
             if "position" in changed:
                 RoomProduct.objects.filter(pk=listing.pk).update(position=listing.position)
 
@@ -231,8 +253,16 @@ class MuteAdmin(BrandScopedAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         brand = form.cleaned_data.get("brand") or scoping.current_brand()
-        created = run_service(self, request, live.mute_create, brand=brand, customer=obj.customer, room=obj.room,
-                              until=obj.until, reason=obj.reason)  # fmt: skip
+        created = run_service(
+            self,
+            request,
+            live.mute_create,
+            brand=brand,
+            customer=obj.customer,
+            room=obj.room,
+            until=obj.until,
+            reason=obj.reason,
+        )
         if created is not None:
             obj.pk = created.pk
 

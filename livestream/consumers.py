@@ -68,11 +68,7 @@ def _brand_for(scope):
 def _room_state(brand, room_id: int, customer, raw_source: str):
     """Everything a joining socket needs, read in one go."""
     with brand_scope(brand):
-        room = (
-            LiveRoom.objects.filter(pk=room_id)
-            .select_related("brand", "pushed_product__product")
-            .first()
-        )
+        room = LiveRoom.objects.filter(pk=room_id).select_related("brand", "pushed_product__product").first()
         if room is None:
             return None
         try:
@@ -89,9 +85,16 @@ def _room_state(brand, room_id: int, customer, raw_source: str):
             "moderation": live.Moderation.for_room(room),
             "muted": muted,
             "counters": live_counters([room])[room.pk],
-            "pinned": live.comment_event(comment_id=pinned.pk, room_id=room.pk, customer=pinned.customer,
-                                         text=pinned.text, at=pinned.created_at.timestamp()) if pinned else None,
-        }  # fmt: skip
+            "pinned": live.comment_event(
+                comment_id=pinned.pk,
+                room_id=room.pk,
+                customer=pinned.customer,
+                text=pinned.text,
+                at=pinned.created_at.timestamp(),
+            )
+            if pinned
+            else None,
+        }
 
 
 @database_sync_to_async
@@ -105,16 +108,22 @@ def room_snapshot(room: LiveRoom, counters: dict, recent: list[str], pinned) -> 
     """The first frame a socket gets; recent comments are inlined as the frames they were."""
     data = {
         "room": {
-            "id": room.pk, "title": room.title, "status": room.status, "anchor_name": room.anchor_name,
-            "comments_enabled": room.comments_enabled, "likes_enabled": room.likes_enabled,
-            "goods_enabled": room.goods_enabled, "started_at": room.started_at, "fanout_mode": room.fanout_mode,
+            "id": room.pk,
+            "title": room.title,
+            "status": room.status,
+            "anchor_name": room.anchor_name,
+            "comments_enabled": room.comments_enabled,
+            "likes_enabled": room.likes_enabled,
+            "goods_enabled": room.goods_enabled,
+            "started_at": room.started_at,
+            "fanout_mode": room.fanout_mode,
         },
         "pushed_product": product_summary(room.pushed_product.product) if room.pushed_product_id else None,
         "likes": counters["likes"],
         "online": counters["online"],
         "pinned_comment": pinned,
         "comments": "__RECENT__",
-    }  # fmt: skip
+    }
     return encode("snapshot", data).replace('"__RECENT__"', "[" + ",".join(recent) + "]")
 
 
@@ -171,10 +180,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
         viewer, self.viewer = self.viewer, None
         await hub().leave(self.room.pk, viewer)
         await asyncio.to_thread(
-            live.session_record, brand_id=self.brand.pk, room_id=self.room.pk,
-            customer_id=self.customer.pk if self.customer else None, socket_id=viewer.id, source=self.source,
-            joined_at=self.joined_at, left_at=time.time(),
-        )  # fmt: skip
+            live.session_record,
+            brand_id=self.brand.pk,
+            room_id=self.room.pk,
+            customer_id=self.customer.pk if self.customer else None,
+            socket_id=viewer.id,
+            source=self.source,
+            joined_at=self.joined_at,
+            left_at=time.time(),
+        )
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.viewer is None:
@@ -183,8 +197,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.error("flooding", "Too many messages; the connection is closed.")
             return await self.close(CLOSE_FLOOD)
         if text_data is not None:  # at most 4 bytes a character: count the bytes only when that could matter
-            too_large = len(text_data) > MAX_FRAME or (len(text_data) > MAX_FRAME // 4
-                                                       and len(text_data.encode()) > MAX_FRAME)  # fmt: skip
+            too_large = len(text_data) > MAX_FRAME or (
+                len(text_data) > MAX_FRAME // 4 and len(text_data.encode()) > MAX_FRAME
+            )
         else:
             too_large = len(bytes_data or b"") > MAX_FRAME
         if too_large:
@@ -194,9 +209,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         try:
             message = json.loads(raw)
         except ValueError:
-            return await self.error("malformed_json", "Send JSON: {\"type\": ..., \"data\": {...}}.")
+            return await self.error("malformed_json", 'Send JSON: {"type": ..., "data": {...}}.')
         if not isinstance(message, dict) or not isinstance(message.get("data", {}), dict):
-            return await self.error("invalid_event", "Send {\"type\": ..., \"data\": {...}}.")
+            return await self.error("invalid_event", 'Send {"type": ..., "data": {...}}.')
         kind, data = message.get("type"), message.get("data") or {}
         if kind == "ping":
             await self.send(encode("pong", {"t": data.get("t")}))
@@ -235,9 +250,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return await self.error("muted", "You cannot comment in this room.")
         try:
             event = await asyncio.to_thread(
-                live.comment_submit, brand=self.brand, room_id=self.room.pk, customer=self.customer,
-                text=data.get("text"), moderation=self.moderation,
-            )  # fmt: skip
+                live.comment_submit,
+                brand=self.brand,
+                room_id=self.room.pk,
+                customer=self.customer,
+                text=data.get("text"),
+                moderation=self.moderation,
+            )
         except DomainError as exc:
             return await self.error(exc.code, exc.message)
         if self.room.fanout_mode == LiveRoom.FanoutMode.TICKS:  # a viewer always sees their own comment

@@ -149,8 +149,12 @@ class Viewer:
         if self.closed:
             return
         protocol = self.protocol
-        if (protocol is not None and protocol.state is State.OPEN and not protocol._paused
-                and protocol._fragmented_message_waiter is None):  # fmt: skip
+        if (
+            protocol is not None
+            and protocol.state is State.OPEN
+            and not protocol._paused
+            and protocol._fragmented_message_waiter is None
+        ):
             try:
                 protocol.transport.write(frame.wire)
             except Exception:  # the socket went away: the consumer's disconnect cleans up

@@ -279,8 +279,9 @@ class ViewingSession(BrandScopedModel):
     """One socket's stay in a room, with where the viewer came from (for the post-show report)."""
 
     room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="viewing_sessions")
-    customer = models.ForeignKey("tenants.Customer", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="viewing_sessions")  # fmt: skip
+    customer = models.ForeignKey(
+        "tenants.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="viewing_sessions"
+    )
     socket_id = models.CharField(max_length=32)
     source_kind = models.CharField(max_length=16, blank=True)
     source_scene = models.CharField(max_length=32, blank=True)

@@ -45,11 +45,15 @@ def mp_room_list(status: str | None = None):
 def subscribed_room_ids(customer, room_ids) -> set[int]:
     return set(
         ReminderSubscription.objects.filter(
-            customer=customer, room_id__in=room_ids, status__in=(ReminderSubscription.Status.PENDING,
-                                                                 ReminderSubscription.Status.SENDING,
-                                                                 ReminderSubscription.Status.SENT)
+            customer=customer,
+            room_id__in=room_ids,
+            status__in=(
+                ReminderSubscription.Status.PENDING,
+                ReminderSubscription.Status.SENDING,
+                ReminderSubscription.Status.SENT,
+            ),
         ).values_list("room_id", flat=True)
-    )  # fmt: skip
+    )
 
 
 def mp_room_detail(room_id) -> LiveRoom:
@@ -85,6 +89,6 @@ def active_costream(room: LiveRoom) -> CoStream | None:
             "invitee_room__brand",
             "inviter_room__pushed_product__product",
             "invitee_room__pushed_product__product",
-        )  # fmt: skip
+        )
         .first()
     )

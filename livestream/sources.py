@@ -57,10 +57,16 @@ def resolve_entry_source(room: LiveRoom, raw: str) -> EntrySource:
         return EntrySource("scene", scene=value)
     if kind in ("festival", "costream") and OBJECT_ID.match(value):
         if kind == "festival":
-            joined = Venue.unscoped.filter(
-                festival_id=int(value), room=room, status=Venue.Status.JOINED,
-                festival__status=Festival.Status.PUBLISHED,
-            ).select_related("festival").first()  # fmt: skip
+            joined = (
+                Venue.unscoped.filter(
+                    festival_id=int(value),
+                    room=room,
+                    status=Venue.Status.JOINED,
+                    festival__status=Festival.Status.PUBLISHED,
+                )
+                .select_related("festival")
+                .first()
+            )
             if joined is None:
                 raise _invalid("This room is not a venue of that festival.")
             return EntrySource(

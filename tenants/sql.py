@@ -23,10 +23,12 @@ class RowLoader:
     def build(self, values):
         if self._converters is None:
             self._converters = [
-                [*connection.ops.get_db_converters(field.get_col(field.model._meta.db_table)),
-                 *field.get_db_converters(connection)]
+                [
+                    *connection.ops.get_db_converters(field.get_col(field.model._meta.db_table)),
+                    *field.get_db_converters(connection),
+                ]
                 for field in self.fields
-            ]  # fmt: skip
+            ]
         values = list(values)
         for index, converters in enumerate(self._converters):
             for convert in converters:

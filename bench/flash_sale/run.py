@@ -29,8 +29,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 HOST = "127.0.0.1"
-ADDRESS = {"name": "Bench", "phone": "13800000000", "province": "Shanghai", "city": "Shanghai",
-           "district": "Jing'an", "detail": "1 Bench Rd"}  # fmt: skip
+ADDRESS = {
+    "name": "Bench",
+    "phone": "13800000000",
+    "province": "Shanghai",
+    "city": "Shanghai",
+    "district": "Jing'an",
+    "detail": "1 Bench Rd",
+}
 
 
 def parse_args():
@@ -92,8 +98,9 @@ def seed(args) -> dict:
     cache.clear()
     brand = Brand.objects.create(slug="bench", name="Bench", appid="wxbench00000001", payment_window_minutes=60)
     with brand_scope(brand):
-        product = Product.objects.create(brand=brand, name="Hot item", price=9900, audit_status="approved",
-                                         status="on_shelf")  # fmt: skip
+        product = Product.objects.create(
+            brand=brand, name="Hot item", price=9900, audit_status="approved", status="on_shelf"
+        )
         sku = Sku.objects.create(brand=brand, product=product, code="HOT", price=9900, stock=10 * args.quantity)
         customers = Customer.objects.bulk_create(
             [Customer(brand=brand, openid=f"bench-{n}") for n in range(args.buyers)]
@@ -115,9 +122,14 @@ def new_flash_sale(state, quantity):
     now = state["now"]()
     with brand_scope(state["brand"]):
         flash_sale = FlashSale.objects.create(
-            brand=state["brand"], sku=state["sku"], price=990, quantity=quantity, per_customer_limit=quantity,
-            starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=1),
-        )  # fmt: skip
+            brand=state["brand"],
+            sku=state["sku"],
+            price=990,
+            quantity=quantity,
+            per_customer_limit=quantity,
+            starts_at=now - timedelta(minutes=1),
+            ends_at=now + timedelta(hours=1),
+        )
     connection.close()
     return flash_sale
 
@@ -141,12 +153,38 @@ def free_port() -> int:
 def start_server(kind: str, args, env) -> tuple[subprocess.Popen, int]:
     port = free_port()
     if kind == "gunicorn":
-        command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", str(args.workers),
-                   "--bind", f"{HOST}:{port}", "--backlog", "2048", "--log-level", "warning"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--workers",
+            str(args.workers),
+            "--bind",
+            f"{HOST}:{port}",
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+        ]
     else:
-        command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--workers", str(args.workers),
-                   "--host", HOST, "--port", str(port), "--log-level", "warning", "--no-access-log",
-                   "--backlog", "2048"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--workers",
+            str(args.workers),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--backlog",
+            "2048",
+        ]
     process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -196,8 +234,7 @@ async def storm(port: int, path: str, buyers: list[dict], body_for) -> dict:
         while True:
             sent = time.perf_counter()
             try:
-                status, body = await http_post(port, path, {**headers, "Idempotency-Key": uuid.uuid4().hex},
-                                               body_for())  # fmt: skip
+                status, body = await http_post(port, path, {**headers, "Idempotency-Key": uuid.uuid4().hex}, body_for())
             except OSError as exc:
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                 await asyncio.sleep(0.01)
@@ -230,8 +267,9 @@ async def storm(port: int, path: str, buyers: list[dict], body_for) -> dict:
 
 
 def run_orders(port, state, flash_sale, args) -> dict:
-    body = json.dumps({"lines": [{"sku": state["sku"].pk, "quantity": 1, "flash_sale": flash_sale.pk}],
-                       "address": ADDRESS}).encode()  # fmt: skip
+    body = json.dumps(
+        {"lines": [{"sku": state["sku"].pk, "quantity": 1, "flash_sale": flash_sale.pk}], "address": ADDRESS}
+    ).encode()
     buyers = [{"Authorization": f"Bearer {token}"} for token in state["tokens"]]
     return asyncio.run(storm(port, "/api/v1/mp/orders", buyers, lambda: body))
 
@@ -250,8 +288,11 @@ def check_flash_sale(flash_sale, quantity) -> dict:
     sold_lines = OrderLine.unscoped.filter(flash_sale=flash_sale).aggregate(units=Sum("quantity"))["units"] or 0
     sold = FlashSale.unscoped.get(pk=flash_sale.pk).sold
     connection.close()
-    return {"oversold": max(sold_lines - quantity, 0, sold - quantity), "unsold": max(quantity - sold_lines, 0),
-            "sold_units": sold_lines}  # fmt: skip
+    return {
+        "oversold": max(sold_lines - quantity, 0, sold - quantity),
+        "unsold": max(quantity - sold_lines, 0),
+        "sold_units": sold_lines,
+    }
 
 
 def main():
@@ -260,8 +301,10 @@ def main():
     os.environ.update({k: v for k, v in env.items() if k not in ("ROOT_URLCONF",)})
     recreate_database(args.pg, args.database)
     state = seed(args)
-    print(f"flash_sale bench: Q={args.quantity} units, C={args.buyers} buyers, {args.workers} workers, "
-          f"PostgreSQL + Redis, {os.cpu_count()} cores")  # fmt: skip
+    print(
+        f"flash_sale bench: Q={args.quantity} units, C={args.buyers} buyers, {args.workers} workers, "
+        f"PostgreSQL + Redis, {os.cpu_count()} cores"
+    )
 
     results = {}
     server, port = start_server("gunicorn", args, env)
@@ -279,8 +322,10 @@ def main():
         server, port = start_server("uvicorn", args, env)
         try:
             flash_sale = new_flash_sale(state, args.quantity)
-            results["uvicorn"] = {**run_orders(port, state, flash_sale, args),
-                                  **check_flash_sale(flash_sale, args.quantity)}  # fmt: skip
+            results["uvicorn"] = {
+                **run_orders(port, state, flash_sale, args),
+                **check_flash_sale(flash_sale, args.quantity),
+            }
         finally:
             stop_server(server)
 
@@ -305,12 +350,18 @@ def main():
         f"p99 {real['p99_ms']} ms (target ≤ 250)"
     )
     summary = {
-        "orders_per_s": real["orders_per_s"], "p50_ms": real["p50_ms"], "p99_ms": real["p99_ms"],
-        "oversold": real["oversold"], "unsold": real["unsold"], "ref_orders_per_s": ref["orders_per_s"],
-        "ratio": ratio, "uvicorn_orders_per_s": results.get("uvicorn", {}).get("orders_per_s"),
-        "quantity": args.quantity, "buyers": args.buyers,
+        "orders_per_s": real["orders_per_s"],
+        "p50_ms": real["p50_ms"],
+        "p99_ms": real["p99_ms"],
+        "oversold": real["oversold"],
+        "unsold": real["unsold"],
+        "ref_orders_per_s": ref["orders_per_s"],
+        "ratio": ratio,
+        "uvicorn_orders_per_s": results.get("uvicorn", {}).get("orders_per_s"),
+        "quantity": args.quantity,
+        "buyers": args.buyers,
         "meets_target": ratio >= 0.6 and real["oversold"] == 0 and real["unsold"] == 0 and real["p99_ms"] <= 250,
-    }  # fmt: skip
+    }
     print(json.dumps(summary))
 
 

@@ -15,8 +15,10 @@ def raw_purchase(request):
         cursor.execute("UPDATE bench_hot_row SET remaining = remaining - 1 WHERE id = 1 AND remaining >= 1")
         if cursor.rowcount == 0:
             return JsonResponse({"error": {"code": "sold_out", "message": "Sold out.", "fields": {}}}, status=409)
-        cursor.execute("INSERT INTO bench_purchase (buyer, created_at) VALUES (%s, now()) RETURNING id",
-                       [request.headers.get("X-Buyer", "")])  # fmt: skip
+        cursor.execute(
+            "INSERT INTO bench_purchase (buyer, created_at) VALUES (%s, now()) RETURNING id",
+            [request.headers.get("X-Buyer", "")],
+        )
         purchase_id = cursor.fetchone()[0]
     return JsonResponse({"id": purchase_id}, status=201)
 

@@ -45,7 +45,7 @@ from bench.common import (  # noqa: E402
     start_process,
     start_uvicorn,
     stop_process,
-)  # fmt: skip
+)
 from bench.ws_load import ViewerPool, merge_reports, process_cpu, run_loop, self_cpu  # noqa: E402
 
 REDIS_PREFIX = "siyu-bench-likes"
@@ -66,8 +66,9 @@ def parse_args():
     parser.add_argument("--count", type=int, default=5, help="taps per like message (1 to 100)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the storm")
     parser.add_argument("--clients", type=int, default=2, help="load worker processes holding the viewer sockets")
-    parser.add_argument("--flush-every", type=float, default=5.0, help="seconds between live-state flushes "
-                                                                        "(the Celery beat schedule)")  # fmt: skip
+    parser.add_argument(
+        "--flush-every", type=float, default=5.0, help="seconds between live-state flushes (the Celery beat schedule)"
+    )
     parser.add_argument("--database", default="siyu_bench_likes", help="PostgreSQL database (recreated)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4", help="Redis (a database tests do not use)")
@@ -148,10 +149,25 @@ async def storm(name, pool, slots, args, read_ingested, server_pids, flusher=Non
     if profile:
         import subprocess
 
-        spy = subprocess.Popen([str(ROOT / ".venv/bin/py-spy"), "record", "-o", profile, "--pid", str(server_pids[0]),
-                                "--duration", str(int(args.seconds)), "--rate", "200", "--nonblocking", "--format",
-                                "flamegraph" if profile.endswith(".svg") else "raw"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        spy = subprocess.Popen(
+            [
+                str(ROOT / ".venv/bin/py-spy"),
+                "record",
+                "-o",
+                profile,
+                "--pid",
+                str(server_pids[0]),
+                "--duration",
+                str(int(args.seconds)),
+                "--rate",
+                "200",
+                "--nonblocking",
+                "--format",
+                "flamegraph" if profile.endswith(".svg") else "raw",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     start_ns = time.perf_counter_ns() + 50_000_000  # every worker starts at the same moment
     start = start_ns / 1e9
     sending = asyncio.ensure_future(pool.ask_all("send_likes", payload, args.rate, args.seconds, start_ns, slots))
@@ -186,19 +202,28 @@ async def storm(name, pool, slots, args, read_ingested, server_pids, flusher=Non
     elapsed = max(changed_at - start, 1e-9)
     send_seconds = max((r["seconds"] for r in results), default=0.0)
     result = {
-        "sent": sent, "failed_sends": sum(r["failed"] for r in results), "ingested": ingested,
-        "missing": sent - ingested, "seconds": round(elapsed, 3), "send_seconds": round(send_seconds, 3),
+        "sent": sent,
+        "failed_sends": sum(r["failed"] for r in results),
+        "ingested": ingested,
+        "missing": sent - ingested,
+        "seconds": round(elapsed, 3),
+        "send_seconds": round(send_seconds, 3),
         "sent_per_s": round(sent / send_seconds, 1) if send_seconds else 0.0,
-        "messages_per_s": round(ingested / elapsed, 1), "taps_per_s": round(ingested * args.count / elapsed, 1),
-        "behind_at_send_end": sent - at_send_end, "closed_sockets": report["closed"],
+        "messages_per_s": round(ingested / elapsed, 1),
+        "taps_per_s": round(ingested * args.count / elapsed, 1),
+        "behind_at_send_end": sent - at_send_end,
+        "closed_sockets": report["closed"],
         "cpu_percent": {k: round(100 * v / (drained - start), 1) for k, v in cpu.items()},
         "messages_per_server_cpu_s": round(ingested / cpu["server"]) if cpu["server"] else None,
-    }  # fmt: skip
-    print(f"  {name:<9} sent {sent} messages ({result['sent_per_s']:.1f}/s) ingested {ingested} in "
-          f"{result['seconds']} s = {result['messages_per_s']:.1f} messages/s, {result['taps_per_s']:.1f} taps/s; "
-          f"{result['behind_at_send_end']} behind when the sending stopped; cpu% {result['cpu_percent']}; "
-          f"messages per server cpu-s {result['messages_per_server_cpu_s']}"
-          + (f"; closed sockets {report['closed']}" if report["closed"] else ""), flush=True)  # fmt: skip
+    }
+    print(
+        f"  {name:<9} sent {sent} messages ({result['sent_per_s']:.1f}/s) ingested {ingested} in "
+        f"{result['seconds']} s = {result['messages_per_s']:.1f} messages/s, {result['taps_per_s']:.1f} taps/s; "
+        f"{result['behind_at_send_end']} behind when the sending stopped; cpu% {result['cpu_percent']}; "
+        f"messages per server cpu-s {result['messages_per_server_cpu_s']}"
+        + (f"; closed sockets {report['closed']}" if report["closed"] else ""),
+        flush=True,
+    )
     return result
 
 
@@ -214,15 +239,23 @@ async def load(args, state, siyu_ports, siyu_pids, ref_port, ref_pid) -> dict:
         started = time.perf_counter()
         if ref_port:
             connected = await pool.connect([(n, f"ws://{HOST}:{ref_port}/")] * args.viewers)
-            print(f"  reference: {connected['connected']}/{args.viewers} viewers connected in "
-                  f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+            print(
+                f"  reference: {connected['connected']}/{args.viewers} viewers connected in "
+                f"{time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
         started = time.perf_counter()
-        urls = [(i % n, f"ws://{HOST}:{siyu_ports[i % n]}/ws/rooms/{room}/?token={token}")
-                for i, token in enumerate(state["viewer_tokens"])]  # fmt: skip
+        urls = [
+            (i % n, f"ws://{HOST}:{siyu_ports[i % n]}/ws/rooms/{room}/?token={token}")
+            for i, token in enumerate(state["viewer_tokens"])
+        ]
         connected = await pool.connect(urls)
-        print(f"  siyu: {connected['connected']}/{args.viewers} viewers connected in "
-              f"{time.perf_counter() - started:.1f} s" + (f"; errors {connected['errors']}" if connected["errors"]
-                                                          else ""), flush=True)  # fmt: skip
+        print(
+            f"  siyu: {connected['connected']}/{args.viewers} viewers connected in "
+            f"{time.perf_counter() - started:.1f} s"
+            + (f"; errors {connected['errors']}" if connected["errors"] else ""),
+            flush=True,
+        )
         results["viewers"] = connected["connected"]
         await asyncio.sleep(1.0)
 
@@ -246,8 +279,9 @@ async def load(args, state, siyu_ports, siyu_pids, ref_port, ref_pid) -> dict:
 
         flusher = Flusher(args.flush_every)
         db_before = liveroom_updates(args.pg, args.database)
-        results["siyu"] = await storm("siyu", pool, list(range(n)), args, siyu_count, siyu_pids, flusher,
-                                      profile=args.py_spy)  # fmt: skip
+        results["siyu"] = await storm(
+            "siyu", pool, list(range(n)), args, siyu_count, siyu_pids, flusher, profile=args.py_spy
+        )
         await flusher.flush()  # the last flush after the storm
         await flusher.close()
         await asyncio.sleep(1.0)  # the statistics of the flusher's connection reach pg_stat_user_tables
@@ -256,10 +290,14 @@ async def load(args, state, siyu_ports, siyu_pids, ref_port, ref_pid) -> dict:
         redis_taps = store.like_totals([room]).get(room, 0)
         row = await asyncio.to_thread(lambda: LiveRoom.unscoped.values("like_total", "likes_per_minute").get(pk=room))
         results["check"] = {
-            "sent_taps": sent_taps, "redis_taps": redis_taps, "db_like_total": row["like_total"],
+            "sent_taps": sent_taps,
+            "redis_taps": redis_taps,
+            "db_like_total": row["like_total"],
             "db_likes_per_minute_sum": sum(row["likes_per_minute"].values()),
-            "db_writes": db_writes, "flushes": flusher.flushes, "rooms_written": flusher.rooms_written,
-        }  # fmt: skip
+            "db_writes": db_writes,
+            "flushes": flusher.flushes,
+            "rooms_written": flusher.rooms_written,
+        }
         await pool.ask_all("close")
     finally:
         await pool.stop()
@@ -274,11 +312,14 @@ def main():
     recreate_database(args.pg, args.database)
     clear_redis_prefix(args.redis_url, REDIS_PREFIX)
     state = seed_live_room(args.viewers)
-    print(f"likes bench: V={args.viewers} viewers, N={args.processes} uvicorn process(es), {args.rate:g} like "
-          f"messages/s per viewer ({args.viewers * args.rate:,.0f}/s offered) of {args.count} taps, "
-          f"{args.seconds:g} s, "
-          f"flush every {args.flush_every:g} s, load in {args.clients} client process(es), {os.cpu_count()} cores, "
-          f"load average {load_average()}", flush=True)  # fmt: skip
+    print(
+        f"likes bench: V={args.viewers} viewers, N={args.processes} uvicorn process(es), {args.rate:g} like "
+        f"messages/s per viewer ({args.viewers * args.rate:,.0f}/s offered) of {args.count} taps, "
+        f"{args.seconds:g} s, "
+        f"flush every {args.flush_every:g} s, load in {args.clients} client process(es), {os.cpu_count()} cores, "
+        f"load average {load_average()}",
+        flush=True,
+    )
     servers = []
     try:
         siyu = [start_uvicorn(env) for _ in range(args.processes)]
@@ -286,11 +327,28 @@ def main():
         ref_port = ref_process = None
         if not args.skip_reference:
             ref_port = free_port()
-            ref_process = start_process([sys.executable, str(ROOT / "bench/ws_fanout/reference_server.py"),
-                                         "--port", str(ref_port), "--mode", "count"], ref_port)  # fmt: skip
+            ref_process = start_process(
+                [
+                    sys.executable,
+                    str(ROOT / "bench/ws_fanout/reference_server.py"),
+                    "--port",
+                    str(ref_port),
+                    "--mode",
+                    "count",
+                ],
+                ref_port,
+            )
             servers.append(ref_process)
-        results = run_loop(load(args, state, [port for _, port in siyu], [p.pid for p, _ in siyu], ref_port,
-                                ref_process.pid if ref_process else None))  # fmt: skip
+        results = run_loop(
+            load(
+                args,
+                state,
+                [port for _, port in siyu],
+                [p.pid for p, _ in siyu],
+                ref_port,
+                ref_process.pid if ref_process else None,
+            )
+        )
     finally:
         for process in servers:
             stop_process(process)
@@ -298,26 +356,40 @@ def main():
 
     s, check, ref = results["siyu"], results["check"], results.get("reference")
     ratio = round(s["messages_per_s"] / ref["messages_per_s"], 3) if ref and ref["messages_per_s"] else None
-    total_ok = (check["sent_taps"] == check["redis_taps"] == check["db_like_total"] == check["db_likes_per_minute_sum"]
-                and s["missing"] == 0 and s["closed_sockets"] == 0)  # fmt: skip
+    total_ok = (
+        check["sent_taps"] == check["redis_taps"] == check["db_like_total"] == check["db_likes_per_minute_sum"]
+        and s["missing"] == 0
+        and s["closed_sockets"] == 0
+    )
     writes_ok = check["db_writes"] <= check["flushes"]  # one room: at most one write per flush
-    print(f"check: taps sent {check['sent_taps']}, in Redis {check['redis_taps']}, LiveRoom.like_total "
-          f"{check['db_like_total']}, per-minute sum {check['db_likes_per_minute_sum']} -> total_ok {total_ok}; "
-          f"database writes {check['db_writes']} over {check['flushes']} flushes (rooms written "
-          f"{check['rooms_written']}) -> ≤ 1 per room per flush: {writes_ok}")  # fmt: skip
+    print(
+        f"check: taps sent {check['sent_taps']}, in Redis {check['redis_taps']}, LiveRoom.like_total "
+        f"{check['db_like_total']}, per-minute sum {check['db_likes_per_minute_sum']} -> total_ok {total_ok}; "
+        f"database writes {check['db_writes']} over {check['flushes']} flushes (rooms written "
+        f"{check['rooms_written']}) -> ≤ 1 per room per flush: {writes_ok}"
+    )
     print(f"ratio {ratio} (target ≥ {RATIO_TARGET})")
     summary = {
-        "viewers": results["viewers"], "processes": args.processes, "rate_per_viewer": args.rate,
-        "count": args.count, "seconds": args.seconds, "sent_per_s": s["sent_per_s"],
-        "messages_per_s": s["messages_per_s"], "taps_per_s": s["taps_per_s"],
+        "viewers": results["viewers"],
+        "processes": args.processes,
+        "rate_per_viewer": args.rate,
+        "count": args.count,
+        "seconds": args.seconds,
+        "sent_per_s": s["sent_per_s"],
+        "messages_per_s": s["messages_per_s"],
+        "taps_per_s": s["taps_per_s"],
         "ref_messages_per_s": ref["messages_per_s"] if ref else None,
-        "ref_sent_per_s": ref["sent_per_s"] if ref else None, "ratio": ratio,
+        "ref_sent_per_s": ref["sent_per_s"] if ref else None,
+        "ratio": ratio,
         "messages_per_server_cpu_s": s["messages_per_server_cpu_s"],
         "ref_messages_per_server_cpu_s": ref["messages_per_server_cpu_s"] if ref else None,
-        "db_writes": check["db_writes"], "flushes": check["flushes"], "total_ok": total_ok,
-        "cpu_percent": s["cpu_percent"], "ref_cpu_percent": ref["cpu_percent"] if ref else None,
+        "db_writes": check["db_writes"],
+        "flushes": check["flushes"],
+        "total_ok": total_ok,
+        "cpu_percent": s["cpu_percent"],
+        "ref_cpu_percent": ref["cpu_percent"] if ref else None,
         "meets_target": ratio is not None and ratio >= RATIO_TARGET and total_ok and writes_ok,
-    }  # fmt: skip
+    }
     print(json.dumps(summary))
 
 

@@ -147,9 +147,12 @@ def setup(subscribers: int):
     brand = Brand.objects.create(slug="bench", name="Bench", appid="wxbench000000test", reminder_lead_minutes=10)
     start = timezone.now() + timedelta(minutes=5)
     room = LiveRoom.objects.create(
-        brand=brand, title="Autumn collection launch night", anchor_name="Lin Wei",
-        scheduled_start=start, scheduled_end=start + timedelta(hours=2),
-    )  # fmt: skip
+        brand=brand,
+        title="Autumn collection launch night",
+        anchor_name="Lin Wei",
+        scheduled_start=start,
+        scheduled_end=start + timedelta(hours=2),
+    )
     copy_rows(Customer(brand=brand, openid=""), "openid", (f"oBench{n:08d}" for n in range(subscribers)))
     customer_ids = Customer.unscoped.filter(brand=brand).order_by("pk").values_list("pk", flat=True)
     copy_rows(ReminderSubscription(brand=brand, room=room, customer_id=0), "customer_id", customer_ids.iterator())

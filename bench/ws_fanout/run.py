@@ -53,7 +53,7 @@ from bench.common import (  # noqa: E402
     start_uvicorn,
     stop_process,
     syscalls,
-)  # fmt: skip
+)
 from bench.ws_load import (  # noqa: E402
     COMMENT,
     ERROR,
@@ -64,7 +64,7 @@ from bench.ws_load import (  # noqa: E402
     process_cpu,
     run_loop,
     self_cpu,
-)  # fmt: skip
+)
 
 REDIS_PREFIX = "siyu-bench-fanout"
 FLOOD_SAFE_RATE = 19.0  # frames/s a commenter sends at most (the consumer closes a socket above 20/s)
@@ -80,8 +80,9 @@ def parse_args():
     parser.add_argument("--rate", type=float, default=20.0, help="paced phase: comments/s in all")
     parser.add_argument("--clients", type=int, default=2, help="load worker processes holding the viewer sockets")
     parser.add_argument("--window", type=int, default=4, help="saturated: unanswered comments per commenter")
-    parser.add_argument("--backlog", type=int, default=8,
-                        help="saturated: commenters pause while viewers are this many comments behind")  # fmt: skip
+    parser.add_argument(
+        "--backlog", type=int, default=8, help="saturated: commenters pause while viewers are this many comments behind"
+    )
     parser.add_argument("--database", default="siyu_bench_ws_fanout", help="PostgreSQL database (recreated)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4", help="Redis (a database tests do not use)")
@@ -93,7 +94,7 @@ def parse_args():
         "phase into PREFIX-<target>.svg (flame graph), or .txt (collapsed stacks) if PREFIX "
         "ends with .txt",
     )
-    parser.add_argument("--py-spy-native", action="store_true", help="py-spy: include native frames")  # fmt: skip
+    parser.add_argument("--py-spy-native", action="store_true", help="py-spy: include native frames")
     args = parser.parse_args()
     if args.rate / args.commenters > FLOOD_SAFE_RATE:
         parser.error(f"--rate/--commenters must stay under {FLOOD_SAFE_RATE} comments/s per commenter")
@@ -140,9 +141,13 @@ class Commenter:
         if not self.reference:
             return json.dumps({"type": "comment", "data": {"text": text}}, separators=(",", ":")).encode()
         # The reference broadcasts what it gets: send it a frame shaped and sized like Siyu's comment event.
-        data = {"id": 1_000_000 + self.seq, "room_id": self.room_id,
-                "customer": {"id": self.info["id"], "nickname": self.info["nickname"], "avatar_url": ""},
-                "text": text, "at": datetime.now(UTC).isoformat()}  # fmt: skip
+        data = {
+            "id": 1_000_000 + self.seq,
+            "room_id": self.room_id,
+            "customer": {"id": self.info["id"], "nickname": self.info["nickname"], "avatar_url": ""},
+            "text": text,
+            "at": datetime.now(UTC).isoformat(),
+        }
         return json.dumps({"type": "comment", "data": data}, ensure_ascii=False, separators=(",", ":")).encode()
 
     def send(self) -> None:
@@ -189,9 +194,12 @@ class Target:
         self.viewers = connected["connected"]
         if self.viewers == len(viewer_urls):  # which sockets failed is not tracked
             self.per_slot_viewers = [sum(1 for slot, _ in viewer_urls if slot == s) for s in self.slots]
-        print(f"  {self.name}: {self.viewers}/{len(viewer_urls)} viewers and {len(self.commenters)} commenters "
-              f"connected in {time.perf_counter() - started:.1f} s"
-              + (f"; errors {connected['errors']}" if connected["errors"] else ""), flush=True)  # fmt: skip
+        print(
+            f"  {self.name}: {self.viewers}/{len(viewer_urls)} viewers and {len(self.commenters)} commenters "
+            f"connected in {time.perf_counter() - started:.1f} s"
+            + (f"; errors {connected['errors']}" if connected["errors"] else ""),
+            flush=True,
+        )
 
     async def close(self):
         await asyncio.gather(*(c.conn.close() for c in self.commenters), return_exceptions=True)
@@ -214,10 +222,25 @@ async def run_phase(phase, pool, target: Target, args, profile=None):
         import subprocess
 
         kind = "flamegraph" if profile.endswith(".svg") else "raw"  # raw: collapsed stacks, one per line
-        spy = subprocess.Popen([str(ROOT / ".venv/bin/py-spy"), "record", "-o", profile, "--pid", str(server_pids[0]),
-                                "--duration", str(int(args.seconds)), "--rate", "200", "--format", kind,
-                                *(["--native"] if args.py_spy_native else ["--nonblocking"])],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        spy = subprocess.Popen(
+            [
+                str(ROOT / ".venv/bin/py-spy"),
+                "record",
+                "-o",
+                profile,
+                "--pid",
+                str(server_pids[0]),
+                "--duration",
+                str(int(args.seconds)),
+                "--rate",
+                "200",
+                "--format",
+                kind,
+                *(["--native"] if args.py_spy_native else ["--nonblocking"]),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     start_ns = time.perf_counter_ns()
     start = start_ns / 1e9
     until = start + args.seconds
@@ -257,37 +280,50 @@ async def run_phase(phase, pool, target: Target, args, profile=None):
     lat = report["latencies"]
     expected = accepted * viewers
     result = {
-        "sent": sum(c.sent for c in commenters), "accepted": accepted, "rejected": sum(c.rejected for c in commenters),
+        "sent": sum(c.sent for c in commenters),
+        "accepted": accepted,
+        "rejected": sum(c.rejected for c in commenters),
         "errors": {k: v for c in commenters for k, v in c.errors.items()},
         "unanswered": sum(c.outstanding for c in commenters),
-        "deliveries": report["total"], "expected": expected, "lost": expected - report["total"],
-        "seconds": round(elapsed, 3), "send_seconds": round(sent_done - start, 3),
+        "deliveries": report["total"],
+        "expected": expected,
+        "lost": expected - report["total"],
+        "seconds": round(elapsed, 3),
+        "send_seconds": round(sent_done - start, 3),
         "deliveries_per_s": round(report["total"] / elapsed, 1) if report["total"] else 0.0,
         "comments_per_s": round(accepted / elapsed, 1) if accepted else 0.0,
-        "p50_ms": round(percentile(lat, 0.50) / 1e6, 1), "p99_ms": round(percentile(lat, 0.99) / 1e6, 1),
+        "p50_ms": round(percentile(lat, 0.50) / 1e6, 1),
+        "p99_ms": round(percentile(lat, 0.99) / 1e6, 1),
         "max_ms": round(lat[-1] / 1e6, 1) if lat else 0.0,
         "mean_ms": round(statistics.fmean(lat) / 1e6, 1) if lat else 0.0,
         "per_process_deliveries": report["per_slot"],
-        "per_process_lost": ([accepted * n - got
-                              for n, got in zip(target.per_slot_viewers, report["per_slot"], strict=True)]
-                             if target.per_slot_viewers else None),
-        "other_frames": report["other"], "closed_sockets": report["closed"],
+        "per_process_lost": (
+            [accepted * n - got for n, got in zip(target.per_slot_viewers, report["per_slot"], strict=True)]
+            if target.per_slot_viewers
+            else None
+        ),
+        "other_frames": report["other"],
+        "closed_sockets": report["closed"],
         "cpu_percent": {k: round(100 * v / (drained - start), 1) for k, v in cpu.items()},
         "deliveries_per_server_cpu_s": round(report["total"] / cpu["server"]) if cpu["server"] else None,
-        "server_syscalls_per_delivery": {"read": round(calls[0] / max(report["total"], 1), 3),
-                                         "write": round(calls[1] / max(report["total"], 1), 3)},
-    }  # fmt: skip
+        "server_syscalls_per_delivery": {
+            "read": round(calls[0] / max(report["total"], 1), 3),
+            "write": round(calls[1] / max(report["total"], 1), 3),
+        },
+    }
     return result
 
 
 def describe(name: str, phase: str, r: dict) -> str:
-    return (f"  {name:<9} {phase:<9} accepted {r['accepted']:>5} ({r['comments_per_s']:>6.1f}/s)  deliveries "
-            f"{r['deliveries']:>8} = {r['deliveries_per_s']:>9.1f}/s  lost {r['lost']:>4}  p50 {r['p50_ms']:>6.1f} ms  "
-            f"p99 {r['p99_ms']:>7.1f} ms  max {r['max_ms']:>7.1f} ms  cpu% {r['cpu_percent']}  "
-            f"deliveries per server cpu-s {r['deliveries_per_server_cpu_s']}  server syscalls per delivery "
-            f"{r['server_syscalls_per_delivery']}"
-            + (f"  rejected {r['errors']}" if r["rejected"] else "")
-            + (f"  closed sockets {r['closed_sockets']}" if r["closed_sockets"] else ""))  # fmt: skip
+    return (
+        f"  {name:<9} {phase:<9} accepted {r['accepted']:>5} ({r['comments_per_s']:>6.1f}/s)  deliveries "
+        f"{r['deliveries']:>8} = {r['deliveries_per_s']:>9.1f}/s  lost {r['lost']:>4}  p50 {r['p50_ms']:>6.1f} ms  "
+        f"p99 {r['p99_ms']:>7.1f} ms  max {r['max_ms']:>7.1f} ms  cpu% {r['cpu_percent']}  "
+        f"deliveries per server cpu-s {r['deliveries_per_server_cpu_s']}  server syscalls per delivery "
+        f"{r['server_syscalls_per_delivery']}"
+        + (f"  rejected {r['errors']}" if r["rejected"] else "")
+        + (f"  closed sockets {r['closed_sockets']}" if r["closed_sockets"] else "")
+    )
 
 
 async def load(args, state, siyu_ports, siyu_pids, ref_port, ref_pid) -> dict:
@@ -302,12 +338,17 @@ async def load(args, state, siyu_ports, siyu_pids, ref_port, ref_pid) -> dict:
     results = {}
     try:
         if ref:
-            await ref.connect(pool, [(n, f"ws://{HOST}:{ref_port}/")] * args.viewers,
-                              [f"ws://{HOST}:{ref_port}/"] * args.commenters)  # fmt: skip
-        urls = [(i % n, f"ws://{HOST}:{siyu_ports[i % n]}/ws/rooms/{room}/?token={token}")
-                for i, token in enumerate(state["viewer_tokens"])]  # fmt: skip
-        commenter_urls = [f"ws://{HOST}:{siyu_ports[k % n]}/ws/rooms/{room}/?token={c['token']}"
-                          for k, c in enumerate(state["commenters"])]  # fmt: skip
+            await ref.connect(
+                pool, [(n, f"ws://{HOST}:{ref_port}/")] * args.viewers, [f"ws://{HOST}:{ref_port}/"] * args.commenters
+            )
+        urls = [
+            (i % n, f"ws://{HOST}:{siyu_ports[i % n]}/ws/rooms/{room}/?token={token}")
+            for i, token in enumerate(state["viewer_tokens"])
+        ]
+        commenter_urls = [
+            f"ws://{HOST}:{siyu_ports[k % n]}/ws/rooms/{room}/?token={c['token']}"
+            for k, c in enumerate(state["commenters"])
+        ]
         await siyu.connect(pool, urls, commenter_urls)
         await asyncio.sleep(1.0)  # let the joins' heartbeats and first broadcasts settle
         for phase in ("saturated", "paced"):
@@ -339,10 +380,13 @@ def main():
     recreate_database(args.pg, args.database)
     clear_redis_prefix(args.redis_url, REDIS_PREFIX)
     state = seed_live_room(args.viewers, args.commenters)
-    print(f"ws_fanout bench: C={args.viewers} viewers, N={args.processes} uvicorn process(es), "
-          f"K={args.commenters} commenters, {args.seconds:g} s per phase, paced {args.rate:g} comments/s, "
-          f"load in {args.clients} client process(es) + this runner, {os.cpu_count()} cores, "
-          f"load average {load_average()}", flush=True)  # fmt: skip
+    print(
+        f"ws_fanout bench: C={args.viewers} viewers, N={args.processes} uvicorn process(es), "
+        f"K={args.commenters} commenters, {args.seconds:g} s per phase, paced {args.rate:g} comments/s, "
+        f"load in {args.clients} client process(es) + this runner, {os.cpu_count()} cores, "
+        f"load average {load_average()}",
+        flush=True,
+    )
 
     servers = []
     try:
@@ -351,11 +395,28 @@ def main():
         ref_port = ref_process = None
         if not args.skip_reference:
             ref_port = free_port()
-            ref_process = start_process([sys.executable, str(ROOT / "bench/ws_fanout/reference_server.py"),
-                                         "--port", str(ref_port), "--mode", "broadcast"], ref_port)  # fmt: skip
+            ref_process = start_process(
+                [
+                    sys.executable,
+                    str(ROOT / "bench/ws_fanout/reference_server.py"),
+                    "--port",
+                    str(ref_port),
+                    "--mode",
+                    "broadcast",
+                ],
+                ref_port,
+            )
             servers.append(ref_process)
-        results = run_loop(load(args, state, [port for _, port in siyu], [p.pid for p, _ in siyu], ref_port,
-                                ref_process.pid if ref_process else None))  # fmt: skip
+        results = run_loop(
+            load(
+                args,
+                state,
+                [port for _, port in siyu],
+                [p.pid for p, _ in siyu],
+                ref_port,
+                ref_process.pid if ref_process else None,
+            )
+        )
     finally:
         for process in servers:
             stop_process(process)
@@ -367,29 +428,50 @@ def main():
     ratio = round(s_sat["deliveries_per_s"] / ref_sat, 3) if ref_sat else None
     lost = s_sat["lost"] + s_paced["lost"]
     both = all(n > 0 for n in s_sat["per_process_deliveries"]) and all(n > 0 for n in s_paced["per_process_deliveries"])
-    print(f"ratio {ratio} (target ≥ {RATIO_TARGET})  lost {lost} (target 0)  paced p99 {s_paced['p99_ms']} ms "
-          f"(target ≤ {P99_TARGET_MS:g})  per-process deliveries {s_sat['per_process_deliveries']} "
-          f"(saturated), {s_paced['per_process_deliveries']} (paced)"
-          + (f"; reaches viewers on every process: {both}" if args.processes > 1 else ""))  # fmt: skip
-    meets = (ratio is not None and ratio >= RATIO_TARGET and lost == 0 and s_paced["p99_ms"] <= P99_TARGET_MS
-             and s_sat["accepted"] > 0 and (both or args.processes == 1))  # fmt: skip
+    print(
+        f"ratio {ratio} (target ≥ {RATIO_TARGET})  lost {lost} (target 0)  paced p99 {s_paced['p99_ms']} ms "
+        f"(target ≤ {P99_TARGET_MS:g})  per-process deliveries {s_sat['per_process_deliveries']} "
+        f"(saturated), {s_paced['per_process_deliveries']} (paced)"
+        + (f"; reaches viewers on every process: {both}" if args.processes > 1 else "")
+    )
+    meets = (
+        ratio is not None
+        and ratio >= RATIO_TARGET
+        and lost == 0
+        and s_paced["p99_ms"] <= P99_TARGET_MS
+        and s_sat["accepted"] > 0
+        and (both or args.processes == 1)
+    )
     summary = {
-        "viewers": results["siyu"]["viewers"], "processes": args.processes, "commenters": args.commenters,
-        "clients": args.clients, "seconds": args.seconds,
-        "comments_accepted": s_sat["accepted"], "deliveries_per_s": s_sat["deliveries_per_s"],
-        "ref_deliveries_per_s": ref_sat, "ratio": ratio, "lost": lost, "saturated_lost": s_sat["lost"],
-        "paced_lost": s_paced["lost"], "saturated_p50_ms": s_sat["p50_ms"], "saturated_p99_ms": s_sat["p99_ms"],
-        "paced_rate": args.rate, "paced_comments": s_paced["accepted"],
-        "paced_p50_ms": s_paced["p50_ms"], "paced_p99_ms": s_paced["p99_ms"],
+        "viewers": results["siyu"]["viewers"],
+        "processes": args.processes,
+        "commenters": args.commenters,
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "comments_accepted": s_sat["accepted"],
+        "deliveries_per_s": s_sat["deliveries_per_s"],
+        "ref_deliveries_per_s": ref_sat,
+        "ratio": ratio,
+        "lost": lost,
+        "saturated_lost": s_sat["lost"],
+        "paced_lost": s_paced["lost"],
+        "saturated_p50_ms": s_sat["p50_ms"],
+        "saturated_p99_ms": s_sat["p99_ms"],
+        "paced_rate": args.rate,
+        "paced_comments": s_paced["accepted"],
+        "paced_p50_ms": s_paced["p50_ms"],
+        "paced_p99_ms": s_paced["p99_ms"],
         "ref_paced_p50_ms": ref["paced"]["p50_ms"] if ref else None,
         "ref_paced_p99_ms": ref["paced"]["p99_ms"] if ref else None,
         "per_process_deliveries": s_sat["per_process_deliveries"],
         "paced_per_process_deliveries": s_paced["per_process_deliveries"],
-        "per_process_lost": s_sat["per_process_lost"], "paced_per_process_lost": s_paced["per_process_lost"],
+        "per_process_lost": s_sat["per_process_lost"],
+        "paced_per_process_lost": s_paced["per_process_lost"],
         "reaches_every_process": both,
-        "cpu_percent": s_sat["cpu_percent"], "ref_cpu_percent": ref["saturated"]["cpu_percent"] if ref else None,
+        "cpu_percent": s_sat["cpu_percent"],
+        "ref_cpu_percent": ref["saturated"]["cpu_percent"] if ref else None,
         "meets_target": meets,
-    }  # fmt: skip
+    }
     print(json.dumps(summary))
 
 

@@ -28,12 +28,38 @@ class ConsoleOrderSerializer(serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = [
-            "id", "number", "status", "customer", "room_id", "source_kind", "source_scene", "festival_id",
-            "costream_id", "referring_room_id", "guide_id", "store_id", "leader_id", "delivery", "address",
-            "pickup_store_id", "note", "items_total", "discount_total", "shipping_fee", "payable", "refunded_total",
-            "created_at", "expires_at", "paid_at", "shipped_at", "completed_at", "cancelled_at", "carrier",
-            "tracking_number", "lines",
-        ]  # fmt: skip
+            "id",
+            "number",
+            "status",
+            "customer",
+            "room_id",
+            "source_kind",
+            "source_scene",
+            "festival_id",
+            "costream_id",
+            "referring_room_id",
+            "guide_id",
+            "store_id",
+            "leader_id",
+            "delivery",
+            "address",
+            "pickup_store_id",
+            "note",
+            "items_total",
+            "discount_total",
+            "shipping_fee",
+            "payable",
+            "refunded_total",
+            "created_at",
+            "expires_at",
+            "paid_at",
+            "shipped_at",
+            "completed_at",
+            "cancelled_at",
+            "carrier",
+            "tracking_number",
+            "lines",
+        ]
 
     def get_customer(self, order) -> dict:
         return {"id": order.customer_id, "nickname": order.customer.nickname}
@@ -56,8 +82,21 @@ class RefundSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Refund
-        fields = ["id", "order_id", "order_number", "out_refund_no", "amount", "lines", "reason", "status",
-                  "order_status_before", "decision_note", "created_at", "decided_at", "succeeded_at"]  # fmt: skip
+        fields = [
+            "id",
+            "order_id",
+            "order_number",
+            "out_refund_no",
+            "amount",
+            "lines",
+            "reason",
+            "status",
+            "order_status_before",
+            "decision_note",
+            "created_at",
+            "decided_at",
+            "succeeded_at",
+        ]
 
 
 class OrderFilter(django_filters.FilterSet):
@@ -130,8 +169,9 @@ class ConsoleOrderShipApi(ConsoleAPIView):
     def post(self, request, order_id):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        order = orders.order_ship(brand=request.brand, order=orders.get_order(order_id), staff=request.user,
-                                  **data.validated_data)  # fmt: skip
+        order = orders.order_ship(
+            brand=request.brand, order=orders.get_order(order_id), staff=request.user, **data.validated_data
+        )
         return Response(ConsoleOrderSerializer(selectors.console_orders().get(pk=order.pk)).data)
 
 
@@ -178,8 +218,22 @@ class ConsoleFlashSaleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = FlashSale
-        fields = ["id", "title", "sku", "room", "price", "quantity", "sold", "remaining", "per_customer_limit",
-                  "audience", "starts_at", "ends_at", "is_active", "created_at"]  # fmt: skip
+        fields = [
+            "id",
+            "title",
+            "sku",
+            "room",
+            "price",
+            "quantity",
+            "sold",
+            "remaining",
+            "per_customer_limit",
+            "audience",
+            "starts_at",
+            "ends_at",
+            "is_active",
+            "created_at",
+        ]
         read_only_fields = fields
 
 

@@ -37,11 +37,19 @@ class OrderLineSerializer(serializers.Serializer):
 
     def to_representation(self, line):
         return {
-            "id": line.pk, "product_id": line.product_id, "sku_id": line.sku_id, "flash_sale_id": line.flash_sale_id,
-            "product_name": line.product_name, "sku_spec": line.sku_spec, "unit_price": line.unit_price,
-            "quantity": line.quantity, "discount": line.discount, "amount": line.amount,
-            "refunded_quantity": line.refunded_quantity, "refunded_amount": line.refunded_amount,
-        }  # fmt: skip
+            "id": line.pk,
+            "product_id": line.product_id,
+            "sku_id": line.sku_id,
+            "flash_sale_id": line.flash_sale_id,
+            "product_name": line.product_name,
+            "sku_spec": line.sku_spec,
+            "unit_price": line.unit_price,
+            "quantity": line.quantity,
+            "discount": line.discount,
+            "amount": line.amount,
+            "refunded_quantity": line.refunded_quantity,
+            "refunded_amount": line.refunded_amount,
+        }
 
 
 class OrderSerializer(serializers.Serializer):
@@ -78,16 +86,30 @@ class OrderSerializer(serializers.Serializer):
 
     def to_representation(self, order):
         return {
-            "id": order.pk, "number": order.number, "status": order.status, "room_id": order.room_id,
-            "source_kind": order.source_kind, "delivery": order.delivery, "address": order.address,
-            "pickup_store_id": order.pickup_store_id, "note": order.note, "items_total": order.items_total,
-            "discount_total": order.discount_total, "shipping_fee": order.shipping_fee, "payable": order.payable,
-            "refunded_total": order.refunded_total, "created_at": _time(order.created_at),
-            "expires_at": _time(order.expires_at), "paid_at": _time(order.paid_at),
-            "shipped_at": _time(order.shipped_at), "completed_at": _time(order.completed_at),
-            "cancelled_at": _time(order.cancelled_at), "carrier": order.carrier,
-            "tracking_number": order.tracking_number, "lines": self.get_lines(order),
-        }  # fmt: skip
+            "id": order.pk,
+            "number": order.number,
+            "status": order.status,
+            "room_id": order.room_id,
+            "source_kind": order.source_kind,
+            "delivery": order.delivery,
+            "address": order.address,
+            "pickup_store_id": order.pickup_store_id,
+            "note": order.note,
+            "items_total": order.items_total,
+            "discount_total": order.discount_total,
+            "shipping_fee": order.shipping_fee,
+            "payable": order.payable,
+            "refunded_total": order.refunded_total,
+            "created_at": _time(order.created_at),
+            "expires_at": _time(order.expires_at),
+            "paid_at": _time(order.paid_at),
+            "shipped_at": _time(order.shipped_at),
+            "completed_at": _time(order.completed_at),
+            "cancelled_at": _time(order.cancelled_at),
+            "carrier": order.carrier,
+            "tracking_number": order.tracking_number,
+            "lines": self.get_lines(order),
+        }
 
 
 def orders_with_lines():
@@ -126,8 +148,13 @@ class MpOrderListCreateApi(CustomerAPIView, generics.ListAPIView):
     class InputSerializer(serializers.Serializer):
         lines = LineInputSerializer(many=True, allow_empty=True)
         room_id = IdField(required=False, allow_null=True, default=None, help_text="Bought in this live room.")
-        source = serializers.CharField(required=False, allow_blank=True, default="", max_length=64,
-                                       help_text="Where the viewer came from: the room detail's `source`.")  # fmt: skip
+        source = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            max_length=64,
+            help_text="Where the viewer came from: the room detail's `source`.",
+        )
         delivery = serializers.ChoiceField(choices=Order.Delivery.choices, default=Order.Delivery.SHIP)
         address = serializers.JSONField(required=False, default=None, help_text="For delivery: AddressSerializer.")
         pickup_store_id = IdField(required=False, allow_null=True, default=None, help_text="For pickup.")
@@ -149,8 +176,11 @@ class MpOrderListCreateApi(CustomerAPIView, generics.ListAPIView):
         values = data.validated_data
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 64:
-            raise InvalidInput("invalid", "Idempotency-Key is at most 64 characters.",
-                               fields={"Idempotency-Key": ["At most 64 characters."]})  # fmt: skip
+            raise InvalidInput(
+                "invalid",
+                "Idempotency-Key is at most 64 characters.",
+                fields={"Idempotency-Key": ["At most 64 characters."]},
+            )
         order, created = orders.order_place(
             brand=request.brand,
             customer=request.customer,
@@ -247,8 +277,13 @@ class MpOrderRefundApi(CustomerAPIView):
             checked.is_valid(raise_exception=True)
             lines = [dict(line) for line in checked.validated_data]
         order = orders.get_order(order_id, customer=request.customer)
-        refund = payments.refund_request(brand=request.brand, order=order, customer=request.customer, lines=lines,
-                                         reason=data.validated_data["reason"])  # fmt: skip
+        refund = payments.refund_request(
+            brand=request.brand,
+            order=order,
+            customer=request.customer,
+            lines=lines,
+            reason=data.validated_data["reason"],
+        )
         return Response(self.OutputSerializer(refund).data, status=201)
 
 
@@ -260,8 +295,21 @@ class FlashSaleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = FlashSale
-        fields = ["id", "title", "sku_id", "product_id", "room_id", "price", "original_price", "quantity", "remaining",
-                  "per_customer_limit", "audience", "starts_at", "ends_at"]  # fmt: skip
+        fields = [
+            "id",
+            "title",
+            "sku_id",
+            "product_id",
+            "room_id",
+            "price",
+            "original_price",
+            "quantity",
+            "remaining",
+            "per_customer_limit",
+            "audience",
+            "starts_at",
+            "ends_at",
+        ]
 
 
 class MpFlashSaleListApi(CustomerAPIView, generics.ListAPIView):

@@ -25,20 +25,42 @@ def get_flash_sale(flash_sale_id) -> FlashSale:
 
 
 @transaction.atomic
-def flash_sale_create(*, brand: Brand, sku: Sku, price: int, quantity: int, starts_at: datetime, ends_at: datetime,
-                      per_customer_limit: int = 1, audience: str = FlashSale.Audience.EVERYONE, room=None,
-                      title: str = "") -> FlashSale:  # fmt: skip
+def flash_sale_create(
+    *,
+    brand: Brand,
+    sku: Sku,
+    price: int,
+    quantity: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    per_customer_limit: int = 1,
+    audience: str = FlashSale.Audience.EVERYONE,
+    room=None,
+    title: str = "",
+) -> FlashSale:
     with brand_scope(brand):
         if ends_at <= starts_at:
-            raise InvalidInput("invalid", "A flash sale ends after it starts.",
-                               fields={"ends_at": ["Must be after starts_at."]})  # fmt: skip
+            raise InvalidInput(
+                "invalid", "A flash sale ends after it starts.", fields={"ends_at": ["Must be after starts_at."]}
+            )
         if price >= sku.price:
-            raise InvalidInput("invalid", "The flash-sale price must be below the SKU's price.",
-                               fields={"price": [f"Below {sku.price}."]})  # fmt: skip
+            raise InvalidInput(
+                "invalid",
+                "The flash-sale price must be below the SKU's price.",
+                fields={"price": [f"Below {sku.price}."]},
+            )
         flash_sale = FlashSale(
-            brand=brand, sku=sku, price=price, quantity=quantity, starts_at=starts_at, ends_at=ends_at,
-            per_customer_limit=per_customer_limit, audience=audience, room=room, title=title,
-        )  # fmt: skip
+            brand=brand,
+            sku=sku,
+            price=price,
+            quantity=quantity,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            per_customer_limit=per_customer_limit,
+            audience=audience,
+            room=room,
+            title=title,
+        )
         flash_sale.full_clean()
         flash_sale.save()
         return flash_sale
@@ -59,8 +81,9 @@ def check_audience(flash_sale: FlashSale, customer: Customer) -> None:
         raise Conflict("flash_sale_members_only", "This offer is for members.")
 
 
-def flash_sale_check(*, flash_sale_id: int, sku: Sku, room, customer: Customer, quantity: int,
-                     now: datetime) -> FlashSale:  # fmt: skip
+def flash_sale_check(
+    *, flash_sale_id: int, sku: Sku, room, customer: Customer, quantity: int, now: datetime
+) -> FlashSale:
     """The sale a line asks for, if this customer may buy it in this room now (no lock taken; a
     sale already sold out turns buyers away here, before they write anything). The units
     themselves are taken by ``flash_sale_take`` at the end of the order."""
@@ -73,8 +96,9 @@ def flash_sale_check(*, flash_sale_id: int, sku: Sku, room, customer: Customer, 
     ):
         raise _why_not_taken(flash_sale, now)
     if flash_sale.room_id is not None and (room is None or room.pk != flash_sale.room_id):
-        raise Conflict("flash_sale_room_only", "This offer is only in its live room.",
-                       fields={"room_id": flash_sale.room_id})  # fmt: skip
+        raise Conflict(
+            "flash_sale_room_only", "This offer is only in its live room.", fields={"room_id": flash_sale.room_id}
+        )
     check_audience(flash_sale, customer)
     return flash_sale
 
@@ -97,7 +121,7 @@ def flash_sale_take(*, flash_sale: FlashSale, sku: Sku, quantity: int, now: date
                 "id": flash_sale.pk,
                 "brand": sku.brand_id,
                 "now": connection.ops.adapt_datetimefield_value(now),
-            },  # fmt: skip
+            },
         )
         taken = cursor.rowcount
     if not taken:
@@ -107,8 +131,11 @@ def flash_sale_take(*, flash_sale: FlashSale, sku: Sku, quantity: int, now: date
 
 def flash_sale_add_to_customer(*, flash_sale: FlashSale, customer: Customer, quantity: int) -> None:
     if not _add_to_customer(flash_sale, customer, quantity):
-        raise Conflict("flash_sale_limit_reached", f"At most {flash_sale.per_customer_limit} per customer.",
-                       fields={"limit": flash_sale.per_customer_limit})  # fmt: skip
+        raise Conflict(
+            "flash_sale_limit_reached",
+            f"At most {flash_sale.per_customer_limit} per customer.",
+            fields={"limit": flash_sale.per_customer_limit},
+        )
 
 
 def _add_to_customer(flash_sale: FlashSale, customer: Customer, quantity: int) -> bool:
@@ -135,8 +162,11 @@ def _why_not_taken(flash_sale: FlashSale, now: datetime) -> Conflict:
     if not flash_sale.is_active:
         return Conflict("flash_sale_withdrawn", "The flash sale was withdrawn.")
     if now < flash_sale.starts_at:
-        return Conflict("flash_sale_not_started", "The flash sale has not started.",
-                        fields={"starts_at": flash_sale.starts_at.isoformat()})  # fmt: skip
+        return Conflict(
+            "flash_sale_not_started",
+            "The flash sale has not started.",
+            fields={"starts_at": flash_sale.starts_at.isoformat()},
+        )
     if now >= flash_sale.ends_at:
         return Conflict("flash_sale_ended", "The flash sale has ended.")
     return Conflict("flash_sale_sold_out", "The flash sale is sold out.", fields={"remaining": flash_sale.remaining})

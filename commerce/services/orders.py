@@ -83,8 +83,19 @@ def order_place(
         for attempt in range(2):
             try:
                 with transaction.atomic():
-                    return _place(brand, customer, lines, room_id, source, delivery, address, pickup_store_id,
-                                  note, idempotency_key, request_hash), True  # fmt: skip
+                    return _place(
+                        brand,
+                        customer,
+                        lines,
+                        room_id,
+                        source,
+                        delivery,
+                        address,
+                        pickup_store_id,
+                        note,
+                        idempotency_key,
+                        request_hash,
+                    ), True
             except IntegrityError:
                 # The order's INSERT met a unique key, and everything was rolled back. Either a
                 # parallel request with the same Idempotency-Key committed first (answer its
@@ -100,8 +111,10 @@ def order_place(
 def _request_hash(*parts) -> str:
     canonical = json.dumps(
         [[(line.sku_id, line.quantity, line.flash_sale_id) for line in parts[0]], *parts[1:]],
-        sort_keys=True, default=str, separators=(",", ":"),
-    )  # fmt: skip
+        sort_keys=True,
+        default=str,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -121,16 +134,30 @@ def _earlier_order(customer: Customer, key: str, request_hash: str) -> Order | N
     return Order.objects.get(pk=order_id)
 
 
-def _place(brand, customer, line_requests, room_id, source, delivery, address, pickup_store_id, note,
-           idempotency_key, request_hash) -> Order:  # fmt: skip
+def _place(
+    brand,
+    customer,
+    line_requests,
+    room_id,
+    source,
+    delivery,
+    address,
+    pickup_store_id,
+    note,
+    idempotency_key,
+    request_hash,
+) -> Order:
     if not line_requests:
         raise InvalidInput("empty_cart", "An order needs at least one line.", fields={"lines": ["Empty."]})
     if len(line_requests) > MAX_LINES:
         raise InvalidInput("invalid", f"At most {MAX_LINES} lines.", fields={"lines": [f"At most {MAX_LINES}."]})
     for index, line in enumerate(line_requests):
         if not 1 <= line.quantity <= MAX_QUANTITY:
-            raise InvalidInput("invalid_quantity", f"A quantity is 1 to {MAX_QUANTITY}.",
-                               fields={"lines": {index: {"quantity": [f"1 to {MAX_QUANTITY}."]}}})  # fmt: skip
+            raise InvalidInput(
+                "invalid_quantity",
+                f"A quantity is 1 to {MAX_QUANTITY}.",
+                fields={"lines": {index: {"quantity": [f"1 to {MAX_QUANTITY}."]}}},
+            )
     merged = _merge(line_requests)
     skus = _skus_with_products(brand, {line.sku_id for line in merged})
     room = _room(room_id) if room_id is not None else None
@@ -154,14 +181,28 @@ def _place(brand, customer, line_requests, room_id, source, delivery, address, p
     credit = attribute_order(brand=brand, customer=customer, scene=entry.scene)
 
     order = Order(
-        brand=brand, number=_order_number(now), customer=customer, room=room,
-        source_kind=entry.kind if entry is not DIRECT else "", source_scene=entry.scene,
-        festival_id=entry.festival_id, costream_id=entry.costream_id, referring_room_id=entry.referring_room_id,
-        guide=credit.guide, store=credit.store, leader=credit.leader, note=note.strip()[:200],
-        items_total=quote.items_total, discount_total=quote.discount_total, shipping_fee=quote.shipping_fee,
-        payable=quote.payable, idempotency_key=idempotency_key, request_hash=request_hash,
-        expires_at=now + timedelta(minutes=brand.payment_window_minutes), **delivery_fields,
-    )  # fmt: skip
+        brand=brand,
+        number=_order_number(now),
+        customer=customer,
+        room=room,
+        source_kind=entry.kind if entry is not DIRECT else "",
+        source_scene=entry.scene,
+        festival_id=entry.festival_id,
+        costream_id=entry.costream_id,
+        referring_room_id=entry.referring_room_id,
+        guide=credit.guide,
+        store=credit.store,
+        leader=credit.leader,
+        note=note.strip()[:200],
+        items_total=quote.items_total,
+        discount_total=quote.discount_total,
+        shipping_fee=quote.shipping_fee,
+        payable=quote.payable,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        expires_at=now + timedelta(minutes=brand.payment_window_minutes),
+        **delivery_fields,
+    )
     _insert_order.insert([order])
     lines = _insert_line.insert(
         [
@@ -176,12 +217,13 @@ def _place(brand, customer, line_requests, room_id, source, delivery, address, p
                 unit_price=line.unit_price,
                 quantity=line.quantity,
                 discount=line.discount,
-            )  # fmt: skip
+            )
             for line in priced
         ]
     )
-    _insert_event.insert([OrderEvent(brand=brand, order=order, to_status=order.status, actor=Actor.CUSTOMER,
-                                     actor_id=customer.pk)])  # fmt: skip
+    _insert_event.insert(
+        [OrderEvent(brand=brand, order=order, to_status=order.status, actor=Actor.CUSTOMER, actor_id=customer.pk)]
+    )
 
     # The rows every buyer of a flash sale updates (the sale's count, the SKU's stock) are taken
     # last, right before the commit, so each order holds their locks as briefly as possible; in
@@ -230,8 +272,11 @@ def _merge(lines: list[LineRequest]) -> list[LineRequest]:
     result = [LineRequest(sku_id, quantity, flash_sale_id) for (sku_id, flash_sale_id), quantity in merged.items()]
     for index, line in enumerate(result):
         if line.quantity > MAX_QUANTITY:
-            raise InvalidInput("invalid_quantity", f"A quantity is 1 to {MAX_QUANTITY}.",
-                               fields={"lines": {index: {"quantity": [f"1 to {MAX_QUANTITY}."]}}})  # fmt: skip
+            raise InvalidInput(
+                "invalid_quantity",
+                f"A quantity is 1 to {MAX_QUANTITY}.",
+                fields={"lines": {index: {"quantity": [f"1 to {MAX_QUANTITY}."]}}},
+            )
     return result
 
 
@@ -246,8 +291,11 @@ def _room(room_id) -> LiveRoom:
 
 def _roomless_source(source: str):
     if source and not source.startswith("scene:"):
-        raise InvalidInput("invalid_source", "Outside a room, a source is a share scene (scene:<scene>).",
-                           fields={"source": ["Only scene:<scene> without a room."]})  # fmt: skip
+        raise InvalidInput(
+            "invalid_source",
+            "Outside a room, a source is a share scene (scene:<scene>).",
+            fields={"source": ["Only scene:<scene> without a room."]},
+        )
     scene = source.partition(":")[2]
     if source and not SCENE.match(scene):
         raise InvalidInput("invalid_source", "Not a valid scene.", fields={"source": ["Not a valid scene."]})
@@ -271,8 +319,9 @@ def _check_listed(room: LiveRoom, priced: list[PricedLine]) -> None:
     )
     for line in priced:
         if line.product.pk not in on_sale:
-            raise Conflict("product_not_in_room", f"{line.product.name} is not on sale in this room.",
-                           fields={"sku": line.sku.pk})  # fmt: skip
+            raise Conflict(
+                "product_not_in_room", f"{line.product.name} is not on sale in this room.", fields={"sku": line.sku.pk}
+            )
 
 
 def _delivery(delivery, address, pickup_store_id) -> dict:
@@ -281,8 +330,9 @@ def _delivery(delivery, address, pickup_store_id) -> dict:
     if delivery == Order.Delivery.PICKUP:
         store = Store.objects.filter(pk=pickup_store_id, status=Store.Status.OPEN).first() if pickup_store_id else None
         if store is None:
-            raise NotFound("store_not_found", "No such open store for pickup.",
-                           fields={"pickup_store_id": ["No such open store."]})  # fmt: skip
+            raise NotFound(
+                "store_not_found", "No such open store for pickup.", fields={"pickup_store_id": ["No such open store."]}
+            )
         return {"delivery": delivery, "pickup_store": store, "address": {}}
     raise InvalidInput("invalid", "delivery is ship or pickup.", fields={"delivery": ["ship or pickup."]})
 
@@ -320,8 +370,9 @@ def _take_stock(sku: Sku, quantity: int) -> None:
         cursor.execute(_TAKE_STOCK, [quantity, sku.pk, sku.brand_id, quantity])
         taken = cursor.rowcount
     if not taken:
-        raise Conflict("out_of_stock", f"{sku.product.name} ({sku.spec or sku.code}) is out of stock.",
-                       fields={"sku": sku.pk})  # fmt: skip
+        raise Conflict(
+            "out_of_stock", f"{sku.product.name} ({sku.spec or sku.code}) is out of stock.", fields={"sku": sku.pk}
+        )
 
 
 # --- the state machine -------------------------------------------------------------------------
@@ -331,15 +382,23 @@ def _move(order: Order, *, sources, target, actor, actor_id=None, reason="", **f
     """One conditional UPDATE from any of ``sources`` to ``target``; False if the order was elsewhere."""
     moved = Order.objects.filter(pk=order.pk, status__in=sources).update(status=target, **fields)
     if moved:
-        OrderEvent.objects.create(brand_id=order.brand_id, order_id=order.pk, from_status=order.status,
-                                  to_status=target, actor=actor, actor_id=actor_id, reason=reason)  # fmt: skip
+        OrderEvent.objects.create(
+            brand_id=order.brand_id,
+            order_id=order.pk,
+            from_status=order.status,
+            to_status=target,
+            actor=actor,
+            actor_id=actor_id,
+            reason=reason,
+        )
     return bool(moved)
 
 
 def _invalid_transition(order: Order, action: str) -> Conflict:
     order.refresh_from_db(fields=["status"])
-    return Conflict("invalid_transition", f"Cannot {action} an order that is {order.status}.",
-                    fields={"status": order.status})  # fmt: skip
+    return Conflict(
+        "invalid_transition", f"Cannot {action} an order that is {order.status}.", fields={"status": order.status}
+    )
 
 
 def _give_back(order: Order) -> None:
@@ -347,13 +406,21 @@ def _give_back(order: Order) -> None:
     for line in order.lines.order_by("sku_id"):
         Sku.objects.filter(pk=line.sku_id).update(stock=F("stock") + line.quantity)
         if line.flash_sale_id:
-            flash_sales.flash_sale_release(flash_sale_id=line.flash_sale_id, customer_id=order.customer_id,
-                                           quantity=line.quantity)  # fmt: skip
+            flash_sales.flash_sale_release(
+                flash_sale_id=line.flash_sale_id, customer_id=order.customer_id, quantity=line.quantity
+            )
 
 
 def _cancel(order: Order, *, actor, actor_id=None, reason="") -> bool:
-    if not _move(order, sources=[Status.PENDING_PAYMENT], target=Status.CANCELLED, actor=actor, actor_id=actor_id,
-                 reason=reason, cancelled_at=timezone.now()):  # fmt: skip
+    if not _move(
+        order,
+        sources=[Status.PENDING_PAYMENT],
+        target=Status.CANCELLED,
+        actor=actor,
+        actor_id=actor_id,
+        reason=reason,
+        cancelled_at=timezone.now(),
+    ):
         return False
     _give_back(order)
     from commerce.services.payments import close_open_payments  # payments builds on orders
@@ -403,11 +470,19 @@ def order_mark_paid(*, order: Order, paid_at=None) -> bool:
 def order_ship(*, brand: Brand, order: Order, carrier: str = "", tracking_number: str = "", staff=None) -> Order:
     with brand_scope(brand):
         if order.delivery == Order.Delivery.SHIP and not tracking_number.strip():
-            raise InvalidInput("tracking_required", "A delivery needs a tracking number.",
-                               fields={"tracking_number": ["Required."]})  # fmt: skip
-        if not _move(order, sources=[Status.PAID], target=Status.SHIPPED, actor=Actor.STAFF,
-                     actor_id=getattr(staff, "pk", None), shipped_at=timezone.now(), carrier=carrier.strip(),
-                     tracking_number=tracking_number.strip()):  # fmt: skip
+            raise InvalidInput(
+                "tracking_required", "A delivery needs a tracking number.", fields={"tracking_number": ["Required."]}
+            )
+        if not _move(
+            order,
+            sources=[Status.PAID],
+            target=Status.SHIPPED,
+            actor=Actor.STAFF,
+            actor_id=getattr(staff, "pk", None),
+            shipped_at=timezone.now(),
+            carrier=carrier.strip(),
+            tracking_number=tracking_number.strip(),
+        ):
             raise _invalid_transition(order, "ship")
         order.refresh_from_db()
         return order
@@ -418,8 +493,14 @@ def order_complete(*, brand: Brand, order: Order, customer: Customer | None = No
     """The customer confirms receipt (or the completion task does, N days after shipping)."""
     with brand_scope(brand):
         actor, actor_id = (Actor.CUSTOMER, customer.pk) if customer else (Actor.SYSTEM, None)
-        if not _move(order, sources=[Status.SHIPPED], target=Status.COMPLETED, actor=actor, actor_id=actor_id,
-                     completed_at=timezone.now()):  # fmt: skip
+        if not _move(
+            order,
+            sources=[Status.SHIPPED],
+            target=Status.COMPLETED,
+            actor=actor,
+            actor_id=actor_id,
+            completed_at=timezone.now(),
+        ):
             raise _invalid_transition(order, "complete")
         order.refresh_from_db()
         return order
@@ -441,6 +522,12 @@ def orders_complete_shipped(*, now=None, batch_size: int = 500) -> int:
             )
             for order in due:
                 with transaction.atomic():
-                    completed += _move(order, sources=[Status.SHIPPED], target=Status.COMPLETED, actor=Actor.SYSTEM,
-                                       reason="auto-completed after shipping", completed_at=now)  # fmt: skip
+                    completed += _move(
+                        order,
+                        sources=[Status.SHIPPED],
+                        target=Status.COMPLETED,
+                        actor=Actor.SYSTEM,
+                        reason="auto-completed after shipping",
+                        completed_at=now,
+                    )
     return completed

@@ -51,7 +51,7 @@ def order_pay(*, brand: Brand, order: Order, customer: Customer) -> dict:
                 amount=order.payable,
                 payer_openid=customer.openid,
                 expires_at=order.expires_at,
-            )  # fmt: skip
+            )
         )
         Payment.objects.filter(pk=payment.pk).update(prepay_id=params.prepay_id)
         return {"provider": provider.name, "out_trade_no": payment.out_trade_no, "params": params.params}
@@ -124,13 +124,21 @@ def _refund_unhonourable(payment: Payment) -> Refund:
     """Money arrived for an order that was cancelled (or already paid): give it all back."""
     order = payment.order
     order.refresh_from_db(fields=["status"])
-    logger.warning("Payment %s arrived for order %s, which is %s: refunding", payment.out_trade_no, order.number,
-                   order.status)  # fmt: skip
+    logger.warning(
+        "Payment %s arrived for order %s, which is %s: refunding", payment.out_trade_no, order.number, order.status
+    )
     return Refund.objects.create(
-        brand_id=payment.brand_id, order=order, out_refund_no=f"R{payment.out_trade_no}"[:64], amount=payment.amount,
-        lines=[], reason="paid after the order could no longer be honoured", status=Refund.Status.PROCESSING,
-        order_status_before=order.status, decided_at=timezone.now(), payment=payment,
-    )  # fmt: skip
+        brand_id=payment.brand_id,
+        order=order,
+        out_refund_no=f"R{payment.out_trade_no}"[:64],
+        amount=payment.amount,
+        lines=[],
+        reason="paid after the order could no longer be honoured",
+        status=Refund.Status.PROCESSING,
+        order_status_before=order.status,
+        decided_at=timezone.now(),
+        payment=payment,
+    )
 
 
 # --- refunds --------------------------------------------------------------------------------------
@@ -155,8 +163,11 @@ def _refund_lines(order: Order, requested) -> tuple[list[dict], int, bool]:
         if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= refundable:
             if refundable == 0 and requested is None:
                 continue
-            raise InvalidInput("invalid_quantity", f"Refund 1 to {refundable} of this line.",
-                               fields={"lines": {index: {"quantity": [f"1 to {refundable}."]}}})  # fmt: skip
+            raise InvalidInput(
+                "invalid_quantity",
+                f"Refund 1 to {refundable} of this line.",
+                fields={"lines": {index: {"quantity": [f"1 to {refundable}."]}}},
+            )
         if quantity == refundable:  # the last units take what is left, so rounding never loses a fen
             amount = line.amount - line.refunded_amount
         else:
@@ -183,11 +194,22 @@ def refund_request(*, brand: Brand, order: Order, customer: Customer, lines=None
             amount += order.shipping_fee  # nothing shipped: the shipping comes back too
         amount = min(amount, order.payable - order.refunded_total)
         refund = Refund.objects.create(
-            brand=brand, order=order, out_refund_no=f"R{order.number}{secrets.token_hex(3)}", amount=amount,
-            lines=chosen, reason=reason.strip()[:200], order_status_before=order.status,
-        )  # fmt: skip
-        _move(order, sources=REFUNDABLE, target=Status.REFUNDING, actor=Actor.CUSTOMER, actor_id=customer.pk,
-              reason=reason.strip()[:200])  # fmt: skip
+            brand=brand,
+            order=order,
+            out_refund_no=f"R{order.number}{secrets.token_hex(3)}",
+            amount=amount,
+            lines=chosen,
+            reason=reason.strip()[:200],
+            order_status_before=order.status,
+        )
+        _move(
+            order,
+            sources=REFUNDABLE,
+            target=Status.REFUNDING,
+            actor=Actor.CUSTOMER,
+            actor_id=customer.pk,
+            reason=reason.strip()[:200],
+        )
         return refund
 
 
@@ -215,8 +237,14 @@ def refund_reject(*, brand: Brand, refund: Refund, staff=None, note: str = "") -
         refund.status, refund.decided_by, refund.decided_at = Refund.Status.REJECTED, staff, timezone.now()
         refund.decision_note = note.strip()[:200]
         refund.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-        _move(refund.order, sources=[Status.REFUNDING], target=refund.order_status_before, actor=Actor.STAFF,
-              actor_id=getattr(staff, "pk", None), reason=f"refund rejected: {refund.decision_note}"[:200])  # fmt: skip
+        _move(
+            refund.order,
+            sources=[Status.REFUNDING],
+            target=refund.order_status_before,
+            actor=Actor.STAFF,
+            actor_id=getattr(staff, "pk", None),
+            reason=f"refund rejected: {refund.decision_note}"[:200],
+        )
         return refund
 
 
@@ -236,7 +264,7 @@ def refund_submit(*, refund: Refund) -> Refund:
             amount=refund.amount,
             total=payment.amount,
             reason=refund.reason,
-        )  # fmt: skip
+        )
     )
     with brand_scope(refund.brand):
         Refund.objects.filter(pk=refund.pk).update(provider_refund_id=result.refund_id)
@@ -266,8 +294,13 @@ def refund_settle(*, refund: Refund, succeeded: bool) -> bool:
     if not succeeded:
         refund.status = Refund.Status.FAILED
         refund.save(update_fields=["status"])
-        _move(order, sources=[Status.REFUNDING], target=refund.order_status_before, actor=Actor.PAYMENT,
-              reason="refund failed at the payment provider")  # fmt: skip
+        _move(
+            order,
+            sources=[Status.REFUNDING],
+            target=refund.order_status_before,
+            actor=Actor.PAYMENT,
+            reason="refund failed at the payment provider",
+        )
         return True
     refund.status, refund.succeeded_at = Refund.Status.SUCCEEDED, now
     refund.save(update_fields=["status", "succeeded_at"])
@@ -283,8 +316,13 @@ def refund_settle(*, refund: Refund, succeeded: bool) -> bool:
             Sku.objects.filter(pk=sku_id).update(stock=F("stock") + item["quantity"])
     Order.objects.filter(pk=order.pk).update(refunded_total=F("refunded_total") + refund.amount)
     fully = not OrderLine.objects.filter(order=order, refunded_quantity__lt=F("quantity")).exists()
-    _move(order, sources=[Status.REFUNDING], target=Status.REFUNDED if fully else refund.order_status_before,
-          actor=Actor.PAYMENT, reason="refunded" if fully else "partly refunded")  # fmt: skip
+    _move(
+        order,
+        sources=[Status.REFUNDING],
+        target=Status.REFUNDED if fully else refund.order_status_before,
+        actor=Actor.PAYMENT,
+        reason="refunded" if fully else "partly refunded",
+    )
     return True
 
 

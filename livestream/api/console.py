@@ -24,12 +24,34 @@ class RoomSerializer(serializers.ModelSerializer):
     class Meta:
         model = LiveRoom
         fields = [
-            "id", "title", "anchor_name", "anchor_wechat", "cover_image_url", "share_image_url", "kind",
-            "host_store_id", "scheduled_start", "scheduled_end", "started_at", "ended_at", "status",
-            "status_reason", "comments_enabled", "likes_enabled", "goods_enabled", "replay_enabled",
-            "share_enabled", "fanout_mode", "pushed_product_id", "replay_url", "push_url", "costream_code",
-            "like_total", "peak_online", "created_at",
-        ]  # fmt: skip
+            "id",
+            "title",
+            "anchor_name",
+            "anchor_wechat",
+            "cover_image_url",
+            "share_image_url",
+            "kind",
+            "host_store_id",
+            "scheduled_start",
+            "scheduled_end",
+            "started_at",
+            "ended_at",
+            "status",
+            "status_reason",
+            "comments_enabled",
+            "likes_enabled",
+            "goods_enabled",
+            "replay_enabled",
+            "share_enabled",
+            "fanout_mode",
+            "pushed_product_id",
+            "replay_url",
+            "push_url",
+            "costream_code",
+            "like_total",
+            "peak_online",
+            "created_at",
+        ]
 
     def get_pushed_product_id(self, room) -> int | None:
         return room.pushed_product.product_id if room.pushed_product_id else None
@@ -54,7 +76,8 @@ class RoomInputSerializer(serializers.Serializer):
     replay_enabled = serializers.BooleanField(required=False)
     share_enabled = serializers.BooleanField(required=False)
     fanout_mode = serializers.ChoiceField(
-        choices=LiveRoom.FanoutMode.choices, required=False,
+        choices=LiveRoom.FanoutMode.choices,
+        required=False,
         help_text="ticks: one coalesced frame per 150 ms per viewer (very large rooms); sockets that join after.",
     )
 
@@ -266,8 +289,17 @@ class CoStreamSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CoStream
-        fields = ["id", "status", "inviter_room_id", "invitee_room_id", "side", "partner", "created_at",
-                  "accepted_at", "ended_at"]  # fmt: skip
+        fields = [
+            "id",
+            "status",
+            "inviter_room_id",
+            "invitee_room_id",
+            "side",
+            "partner",
+            "created_at",
+            "accepted_at",
+            "ended_at",
+        ]
 
     def _own_room(self, costream):
         brand = self.context["brand"]
@@ -348,8 +380,18 @@ class VenueSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Venue
-        fields = ["festival_id", "festival_name", "festival_status", "starts_at", "ends_at", "status", "room_id",
-                  "is_main_venue", "joined_at", "left_at"]  # fmt: skip
+        fields = [
+            "festival_id",
+            "festival_name",
+            "festival_status",
+            "starts_at",
+            "ends_at",
+            "status",
+            "room_id",
+            "is_main_venue",
+            "joined_at",
+            "left_at",
+        ]
 
     def get_is_main_venue(self, venue) -> bool:
         return venue.room_id is not None and venue.room_id == venue.festival.main_room_id

@@ -1,6 +1,5 @@
 """Comments and mutes: history for viewers, moderation for operators."""
 
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, pagination, serializers
 from rest_framework.response import Response
@@ -33,8 +32,11 @@ class CommentSerializer(serializers.ModelSerializer):
         fields = ["id", "room_id", "customer", "text", "is_pinned", "created_at"]
 
     def get_customer(self, comment) -> dict:
-        return {"id": comment.customer_id, "nickname": comment.customer.nickname,
-                "avatar_url": comment.customer.avatar_url}  # fmt: skip
+        return {
+            "id": comment.customer_id,
+            "nickname": comment.customer.nickname,
+            "avatar_url": comment.customer.avatar_url,
+        }
 
 
 class ConsoleCommentSerializer(CommentSerializer):
@@ -148,5 +150,3 @@ class ConsoleMuteDeleteApi(ConsoleAPIView):
             raise NotFound("mute_not_found", "No such mute.")
         live.mute_lift(brand=request.brand, mute=mute)
         return Response(status=204)
-
-

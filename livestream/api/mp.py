@@ -32,11 +32,28 @@ class RoomCardSerializer(serializers.ModelSerializer):
     class Meta:
         model = LiveRoom
         fields = [
-            "id", "title", "anchor_name", "cover_image_url", "share_image_url", "kind", "status",
-            "scheduled_start", "scheduled_end", "started_at", "ended_at", "replay_url", "host_store",
-            "pushed_product", "likes", "online", "subscribed", "comments_enabled", "likes_enabled",
-            "goods_enabled", "share_enabled",
-        ]  # fmt: skip
+            "id",
+            "title",
+            "anchor_name",
+            "cover_image_url",
+            "share_image_url",
+            "kind",
+            "status",
+            "scheduled_start",
+            "scheduled_end",
+            "started_at",
+            "ended_at",
+            "replay_url",
+            "host_store",
+            "pushed_product",
+            "likes",
+            "online",
+            "subscribed",
+            "comments_enabled",
+            "likes_enabled",
+            "goods_enabled",
+            "share_enabled",
+        ]
 
     def get_host_store(self, room) -> dict | None:
         store = room.host_store
@@ -117,11 +134,14 @@ class MpRoomDetailSerializer(RoomCardSerializer):
         return {
             "id": costream.pk,
             "partner": {
-                "room_id": partner.pk, "title": partner.title, "brand": partner.brand.name,
-                "appid": partner.brand.appid, "pushed_product": pushed_product(partner),
+                "room_id": partner.pk,
+                "title": partner.title,
+                "brand": partner.brand.name,
+                "appid": partner.brand.appid,
+                "pushed_product": pushed_product(partner),
                 "source": f"costream:{costream.pk}",
             },
-        }  # fmt: skip
+        }
 
     def get_source(self, room) -> dict:
         return self.context["source"].as_dict()
@@ -165,9 +185,7 @@ class MpRoomReminderApi(CustomerAPIView):
 
     @extend_schema(request=None, responses={200: OutputSerializer}, tags=TAGS)
     def delete(self, request, room_id):
-        reminders.reminder_unsubscribe(
-            brand=request.brand, room=selectors.get_room(room_id), customer=request.customer
-        )
+        reminders.reminder_unsubscribe(brand=request.brand, room=selectors.get_room(room_id), customer=request.customer)
         return Response({"subscribed": False})
 
 
@@ -195,13 +213,23 @@ class MpFestivalApi(CustomerAPIView):
             raise NotFound("festival_not_found", "No such festival.")
         return Response(
             {
-                "id": festival.pk, "name": festival.name, "starts_at": festival.starts_at,
-                "ends_at": festival.ends_at, "main_room_id": festival.main_room_id,
+                "id": festival.pk,
+                "name": festival.name,
+                "starts_at": festival.starts_at,
+                "ends_at": festival.ends_at,
+                "main_room_id": festival.main_room_id,
                 "venues": [
-                    {"room_id": v.room_id, "title": v.room.title, "status": v.room.status,
-                     "cover_image_url": v.room.cover_image_url, "brand": v.brand.name, "appid": v.brand.appid,
-                     "is_main_venue": v.room_id == festival.main_room_id, "source": f"festival:{festival.pk}"}
+                    {
+                        "room_id": v.room_id,
+                        "title": v.room.title,
+                        "status": v.room.status,
+                        "cover_image_url": v.room.cover_image_url,
+                        "brand": v.brand.name,
+                        "appid": v.brand.appid,
+                        "is_main_venue": v.room_id == festival.main_room_id,
+                        "source": f"festival:{festival.pk}",
+                    }
                     for v in venues
                 ],
             }
-        )  # fmt: skip
+        )

@@ -49,9 +49,14 @@ def costream_event_data(costream: CoStream, room: LiveRoom) -> dict:
     return {
         "costream_id": costream.pk,
         "status": costream.status,
-        "partner": {"room_id": partner.pk, "title": partner.title, "brand": partner.brand.name,
-                    "appid": partner.brand.appid, "status": partner.status},
-    }  # fmt: skip
+        "partner": {
+            "room_id": partner.pk,
+            "title": partner.title,
+            "brand": partner.brand.name,
+            "appid": partner.brand.appid,
+            "status": partner.status,
+        },
+    }
 
 
 def _publish(costream: CoStream) -> None:
@@ -70,8 +75,11 @@ def costream_invite(*, brand: Brand, room: LiveRoom, room_code: str) -> CoStream
         room, target = _lock_rooms(room, target)
         for each in (room, target):
             if each.status != LiveRoom.Status.LIVE:
-                raise Conflict("room_not_live", "Both rooms must be live to co-stream.",
-                               fields={"room_id": each.pk, "status": each.status})  # fmt: skip
+                raise Conflict(
+                    "room_not_live",
+                    "Both rooms must be live to co-stream.",
+                    fields={"room_id": each.pk, "status": each.status},
+                )
         busy = CoStream.unscoped.filter(
             Q(inviter_room__in=(room, target)) | Q(invitee_room__in=(room, target)), status__in=CoStream.ACTIVE
         ).exists()
@@ -90,8 +98,9 @@ def _answer(brand: Brand, costream: CoStream, *, accept: bool) -> CoStream:
         if costream.invitee_brand_id != brand.pk:
             raise NotFound("costream_not_found", "No such invitation for this brand.")
         if costream.status != Status.INVITED:
-            raise Conflict("invalid_transition", f"The co-stream is {costream.status}.",
-                           fields={"status": costream.status})  # fmt: skip
+            raise Conflict(
+                "invalid_transition", f"The co-stream is {costream.status}.", fields={"status": costream.status}
+            )
         if accept:
             inviter, invitee = _lock_rooms(costream.inviter_room, costream.invitee_room)
             if inviter.status != LiveRoom.Status.LIVE or invitee.status != LiveRoom.Status.LIVE:
@@ -120,8 +129,9 @@ def costream_end(*, brand: Brand, costream: CoStream) -> CoStream:
     with brand_scope(brand):
         costream = CoStream.objects.select_for_update().get(pk=costream.pk)
         if costream.status not in CoStream.ACTIVE:
-            raise Conflict("invalid_transition", f"The co-stream is {costream.status}.",
-                           fields={"status": costream.status})  # fmt: skip
+            raise Conflict(
+                "invalid_transition", f"The co-stream is {costream.status}.", fields={"status": costream.status}
+            )
         costream.status, costream.ended_at = Status.ENDED, timezone.now()
         costream.save(update_fields=["status", "ended_at"])
         _publish(costream)

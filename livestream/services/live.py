@@ -130,8 +130,14 @@ def comments_flush(limit: int = FLUSH_BATCH) -> int:
         with platform_scope(), _requeued_on_failure(store().queue_comments, payloads):
             Comment.objects.bulk_create(
                 [
-                    Comment(id=row["id"], brand_id=row["brand"], room_id=row["room_id"], customer_id=row["customer"],
-                            text=row["text"], created_at=datetime.fromisoformat(row["at"]))  # fmt: skip
+                    Comment(
+                        id=row["id"],
+                        brand_id=row["brand"],
+                        room_id=row["room_id"],
+                        customer_id=row["customer"],
+                        text=row["text"],
+                        created_at=datetime.fromisoformat(row["at"]),
+                    )
                     for row in rows
                 ],
                 ignore_conflicts=True,
@@ -139,13 +145,24 @@ def comments_flush(limit: int = FLUSH_BATCH) -> int:
         written += len(rows)
 
 
-def session_record(*, brand_id: int, room_id: int, customer_id, socket_id: str, source: dict, joined_at: float,
-                   left_at: float) -> None:  # fmt: skip
-    store().queue_sessions([json.dumps({
-        "brand": brand_id, "room": room_id, "customer": customer_id, "socket": socket_id, "joined": joined_at,
-        "left": left_at, **{k: source.get(k) for k in ("kind", "scene", "festival_id", "costream_id",
-                                                        "referring_room_id")},
-    })])  # fmt: skip
+def session_record(
+    *, brand_id: int, room_id: int, customer_id, socket_id: str, source: dict, joined_at: float, left_at: float
+) -> None:
+    store().queue_sessions(
+        [
+            json.dumps(
+                {
+                    "brand": brand_id,
+                    "room": room_id,
+                    "customer": customer_id,
+                    "socket": socket_id,
+                    "joined": joined_at,
+                    "left": left_at,
+                    **{k: source.get(k) for k in ("kind", "scene", "festival_id", "costream_id", "referring_room_id")},
+                }
+            )
+        ]
+    )
 
 
 def sessions_flush(limit: int = FLUSH_BATCH) -> int:
@@ -159,13 +176,19 @@ def sessions_flush(limit: int = FLUSH_BATCH) -> int:
             ViewingSession.objects.bulk_create(
                 [
                     ViewingSession(
-                        brand_id=r["brand"], room_id=r["room"], customer_id=r["customer"], socket_id=r["socket"],
-                        source_kind=r["kind"] or "", source_scene=r["scene"] or "", festival_id=r["festival_id"],
-                        costream_id=r["costream_id"], referring_room_id=r["referring_room_id"],
+                        brand_id=r["brand"],
+                        room_id=r["room"],
+                        customer_id=r["customer"],
+                        socket_id=r["socket"],
+                        source_kind=r["kind"] or "",
+                        source_scene=r["scene"] or "",
+                        festival_id=r["festival_id"],
+                        costream_id=r["costream_id"],
+                        referring_room_id=r["referring_room_id"],
                         joined_at=datetime.fromtimestamp(r["joined"], UTC),
                         left_at=datetime.fromtimestamp(r["left"], UTC),
                         seconds=max(int(r["left"] - r["joined"]), 0),
-                    )  # fmt: skip
+                    )
                     for r in rows
                 ],
                 ignore_conflicts=True,
@@ -184,8 +207,9 @@ def counters_flush() -> int:
     with platform_scope():
         # The live store may have lost minutes the database kept (Redis flushed, the embedded
         # process restarted): merge the series, keeping the larger count of each minute.
-        kept = dict(LiveRoom.objects.filter(pk__in=[r for r in rooms if r in totals])
-                    .values_list("pk", "likes_per_minute"))  # fmt: skip
+        kept = dict(
+            LiveRoom.objects.filter(pk__in=[r for r in rooms if r in totals]).values_list("pk", "likes_per_minute")
+        )
         for room_id in rooms:
             fields = {}
             if room_id in totals:
@@ -217,8 +241,13 @@ def get_comment(comment_id) -> Comment:
 
 
 def _comment_data(comment: Comment) -> dict:
-    return comment_event(comment_id=comment.pk, room_id=comment.room_id, customer=comment.customer, text=comment.text,
-                         at=comment.created_at.timestamp())  # fmt: skip
+    return comment_event(
+        comment_id=comment.pk,
+        room_id=comment.room_id,
+        customer=comment.customer,
+        text=comment.text,
+        at=comment.created_at.timestamp(),
+    )
 
 
 @transaction.atomic
@@ -252,15 +281,22 @@ def comment_pin(*, brand: Brand, comment: Comment, pinned: bool = True) -> Comme
 
 
 @transaction.atomic
-def mute_create(*, brand: Brand, customer: Customer, room: LiveRoom | None = None, until=None,
-                reason: str = "") -> Mute:  # fmt: skip
+def mute_create(
+    *, brand: Brand, customer: Customer, room: LiveRoom | None = None, until=None, reason: str = ""
+) -> Mute:
     with brand_scope(brand):
         if until is not None and until <= timezone.now():
             raise InvalidInput("invalid", "A mute ends in the future.", fields={"until": ["Must be in the future."]})
         mute = Mute.objects.create(brand=brand, customer=customer, room=room, until=until, reason=reason.strip())
-        rooms = [room.pk] if room else list(LiveRoom.objects.filter(status__in=(LiveRoom.Status.LIVE,
-                                                                                LiveRoom.Status.PAUSED))
-                                                .values_list("pk", flat=True))  # fmt: skip
+        rooms = (
+            [room.pk]
+            if room
+            else list(
+                LiveRoom.objects.filter(status__in=(LiveRoom.Status.LIVE, LiveRoom.Status.PAUSED)).values_list(
+                    "pk", flat=True
+                )
+            )
+        )
         for room_id in rooms:
             publish_room_event(room_id, "customer.muted", {"room_id": room_id, "customer_id": customer.pk})
         return mute
@@ -273,10 +309,15 @@ def mute_lift(*, brand: Brand, mute: Mute) -> None:
         still = Mute.objects.filter(customer_id=mute.customer_id).filter(
             Q(until__isnull=True) | Q(until__gt=timezone.now())
         )
-        rooms = [mute.room_id] if mute.room_id else list(
-            LiveRoom.objects.filter(status__in=(LiveRoom.Status.LIVE, LiveRoom.Status.PAUSED))
-            .values_list("pk", flat=True)
-        )  # fmt: skip
+        rooms = (
+            [mute.room_id]
+            if mute.room_id
+            else list(
+                LiveRoom.objects.filter(status__in=(LiveRoom.Status.LIVE, LiveRoom.Status.PAUSED)).values_list(
+                    "pk", flat=True
+                )
+            )
+        )
         for room_id in rooms:
             if not still.filter(Q(room_id=room_id) | Q(room__isnull=True)).exists():
                 publish_room_event(room_id, "customer.unmuted", {"room_id": room_id, "customer_id": mute.customer_id})

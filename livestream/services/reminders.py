@@ -41,8 +41,9 @@ STATUS_WORDS = {"scheduled": "即将开播", "live": "正在直播", "paused": "
 def reminder_subscribe(*, brand: Brand, room: LiveRoom, customer: Customer) -> ReminderSubscription:
     with brand_scope(brand):
         if room.status != LiveRoom.Status.SCHEDULED:
-            raise Conflict("room_not_upcoming", "Only a room that has not started takes reminders.",
-                           fields={"status": room.status})  # fmt: skip
+            raise Conflict(
+                "room_not_upcoming", "Only a room that has not started takes reminders.", fields={"status": room.status}
+            )
         subscription, created = ReminderSubscription.objects.get_or_create(brand=brand, room=room, customer=customer)
         # Unsubscribed, or refused by WeChat: subscribing again is a new grant, sent once more.
         if not created and subscription.status in (Status.CANCELLED, Status.REFUSED):

@@ -54,17 +54,22 @@ def room_products_add(*, brand: Brand, room: LiveRoom, product_ids: list[int]) -
             raise NotFound("product_not_found", "No such product.", fields={"product_ids": missing})
         unapproved = [pk for pk in wanted if products[pk].audit_status != Product.AuditStatus.APPROVED]
         if unapproved:
-            raise Conflict("product_not_approved", "Only approved products can go into a room.",
-                           fields={"product_ids": unapproved})  # fmt: skip
+            raise Conflict(
+                "product_not_approved", "Only approved products can go into a room.", fields={"product_ids": unapproved}
+            )
         archived = [pk for pk in wanted if products[pk].status == Product.Status.ARCHIVED]
         if archived:
-            raise Conflict("product_archived", "Archived products cannot go into a room.",
-                           fields={"product_ids": archived})  # fmt: skip
+            raise Conflict(
+                "product_archived", "Archived products cannot go into a room.", fields={"product_ids": archived}
+            )
         listed = set(RoomProduct.objects.filter(room=room).values_list("product_id", flat=True))
         new = [pk for pk in wanted if pk not in listed]
         if len(listed) + len(new) > RoomProduct.MAX_PER_ROOM:
-            raise Conflict("room_products_full", f"A room lists at most {RoomProduct.MAX_PER_ROOM} products.",
-                           fields={"max": RoomProduct.MAX_PER_ROOM})  # fmt: skip
+            raise Conflict(
+                "room_products_full",
+                f"A room lists at most {RoomProduct.MAX_PER_ROOM} products.",
+                fields={"max": RoomProduct.MAX_PER_ROOM},
+            )
         start = (RoomProduct.objects.filter(room=room).aggregate(top=Max("position"))["top"] or 0) + 1
         RoomProduct.objects.bulk_create(
             [RoomProduct(brand=brand, room=room, product_id=pk, position=start + i) for i, pk in enumerate(new)]
@@ -92,8 +97,11 @@ def room_products_reorder(*, brand: Brand, room: LiveRoom, product_ids: list[int
         room = _lock_open_room(room)
         listings = {rp.product_id: rp for rp in RoomProduct.objects.filter(room=room)}
         if len(product_ids) != len(set(product_ids)) or set(product_ids) != set(listings):
-            raise InvalidInput("order_mismatch", "Name every product of the room exactly once.",
-                               fields={"product_ids": ["Must list each product in the room once."]})  # fmt: skip
+            raise InvalidInput(
+                "order_mismatch",
+                "Name every product of the room exactly once.",
+                fields={"product_ids": ["Must list each product in the room once."]},
+            )
         for position, pk in enumerate(product_ids, start=1):
             listings[pk].position = position
         RoomProduct.objects.bulk_update(listings.values(), ["position"])
@@ -111,8 +119,9 @@ def room_product_set_sale(*, brand: Brand, room: LiveRoom, product_id: int, on_s
                 room.pushed_product = None
                 room.save(update_fields=["pushed_product", "updated_at"])
                 _publish_push(room, None)
-            publish_room_event(room.pk, "product.sale", {"room_id": room.pk, "product_id": product_id,
-                                                         "on_sale": on_sale})  # fmt: skip
+            publish_room_event(
+                room.pk, "product.sale", {"room_id": room.pk, "product_id": product_id, "on_sale": on_sale}
+            )
         return listing
 
 
@@ -122,8 +131,9 @@ def room_product_push(*, brand: Brand, room: LiveRoom, product_id: int | None) -
     with brand_scope(brand):
         room = _lock_open_room(room)
         if room.status != LiveRoom.Status.LIVE:
-            raise Conflict("room_not_live", "Products are pushed while the room is live.",
-                           fields={"status": room.status})  # fmt: skip
+            raise Conflict(
+                "room_not_live", "Products are pushed while the room is live.", fields={"status": room.status}
+            )
         listing = None
         if product_id is not None:
             listing = _listing(room, product_id)

@@ -13,19 +13,32 @@ from tenants.scoping import brand_scope
 
 pytestmark = pytest.mark.django_db
 
-ADDRESS = {"name": "Lin", "phone": "13800000000", "province": "Shanghai", "city": "Shanghai", "district": "Jing'an",
-           "detail": "1601 Nanjing West Rd"}  # fmt: skip
+ADDRESS = {
+    "name": "Lin",
+    "phone": "13800000000",
+    "province": "Shanghai",
+    "city": "Shanghai",
+    "district": "Jing'an",
+    "detail": "1601 Nanjing West Rd",
+}
 
 
 @pytest.fixture
 def shop(brand):
     with brand_scope(brand):
-        product = Product.objects.create(brand=brand, name="Coat", price=10000, audit_status="approved",
-                                         status="on_shelf")  # fmt: skip
+        product = Product.objects.create(
+            brand=brand, name="Coat", price=10000, audit_status="approved", status="on_shelf"
+        )
         sku = Sku.objects.create(brand=brand, product=product, code="COAT-M", spec="M", price=10000, stock=5)
         start = timezone.now() - timedelta(minutes=5)
-        room = LiveRoom.objects.create(brand=brand, title="Live now", anchor_name="Lin", status="live",
-                                       scheduled_start=start, scheduled_end=start + timedelta(hours=2))  # fmt: skip
+        room = LiveRoom.objects.create(
+            brand=brand,
+            title="Live now",
+            anchor_name="Lin",
+            status="live",
+            scheduled_start=start,
+            scheduled_end=start + timedelta(hours=2),
+        )
         RoomProduct.objects.create(brand=brand, room=room, product=product)
     return {"product": product, "sku": sku, "room": room}
 
@@ -37,8 +50,12 @@ def buyer(brand, make_customer, customer_client):
 
 
 def place(client, shop, quantity=1, key=None, **extra):
-    body = {"lines": [{"sku": shop["sku"].pk, "quantity": quantity}], "room_id": shop["room"].pk,
-            "address": ADDRESS, **extra}  # fmt: skip
+    body = {
+        "lines": [{"sku": shop["sku"].pk, "quantity": quantity}],
+        "room_id": shop["room"].pk,
+        "address": ADDRESS,
+        **extra,
+    }
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
     return client.post("/api/v1/mp/orders", body, **headers)
 

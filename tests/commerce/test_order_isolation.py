@@ -259,15 +259,25 @@ def test_my_refund_stays_undecided_after_all_of_that(mine, rival_console):
 
 COVERED = {
     # mini-program: each order action above, the list, placing with my objects, the flash-sale list
-    "mp-order": "detail", "mp-order-cancel": "cancel", "mp-order-pay": "pay", "mp-order-sandbox-pay": "sandbox_pay",
-    "mp-order-confirm": "confirm", "mp-order-refund": "refund", "mp-orders": "lists and placing",
+    "mp-order": "detail",
+    "mp-order-cancel": "cancel",
+    "mp-order-pay": "pay",
+    "mp-order-sandbox-pay": "sandbox_pay",
+    "mp-order-confirm": "confirm",
+    "mp-order-refund": "refund",
+    "mp-orders": "lists and placing",
     "mp-flash-sales": "flash-sale list",
     # console: each action above, the lists, the export, creating a flash sale
-    "console-order": "order_detail", "console-order-ship": "ship", "console-refund-approve": "refund_approve",
-    "console-refund-reject": "refund_reject", "console-flash-sale-withdraw": "flash_sale_withdraw",
-    "console-orders": "lists", "console-orders-export": "export", "console-refunds": "lists",
+    "console-order": "order_detail",
+    "console-order-ship": "ship",
+    "console-refund-approve": "refund_approve",
+    "console-refund-reject": "refund_reject",
+    "console-flash-sale-withdraw": "flash_sale_withdraw",
+    "console-orders": "lists",
+    "console-orders-export": "export",
+    "console-refunds": "lists",
     "console-flash-sales": "lists and creating",
-}  # fmt: skip
+}
 
 
 def test_every_order_refund_and_flash_sale_endpoint_is_covered():

@@ -29,10 +29,13 @@ def act(client, costream_id, name):
 def link(inviter_room, invitee_room, status="invited"):
     """Set-up only: a co-stream row as the services leave it, without going through them."""
     return CoStream.unscoped.create(
-        brand_id=inviter_room.brand_id, inviter_room=inviter_room, invitee_brand_id=invitee_room.brand_id,
-        invitee_room=invitee_room, status=status,
+        brand_id=inviter_room.brand_id,
+        inviter_room=inviter_room,
+        invitee_brand_id=invitee_room.brand_id,
+        invitee_room=invitee_room,
+        status=status,
         accepted_at=timezone.now() if status in ("accepted", "ended") else None,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -53,12 +56,16 @@ def test_a_room_invites_another_of_its_brand_which_accepts(
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["status"], body["inviter_room_id"], body["invitee_room_id"], body["side"]) == (
-        "invited", a.pk, b.pk, "inviter",
-    )  # fmt: skip
+        "invited",
+        a.pk,
+        b.pk,
+        "inviter",
+    )
     assert body["partner"]["room_id"] == b.pk
     assert {(room_id, data["status"], data["partner"]["room_id"]) for room_id, data in of_type(events, "costream")} == {
-        (a.pk, "invited", b.pk), (b.pk, "invited", a.pk),
-    }  # fmt: skip
+        (a.pk, "invited", b.pk),
+        (b.pk, "invited", a.pk),
+    }
 
     events.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -117,8 +124,9 @@ def test_either_side_ends_a_costream(
     assert response.status_code == 200 and response.json()["status"] == "ended"
     assert CoStream.unscoped.get(pk=costream.pk).ended_at is not None
     assert {(room_id, data["status"]) for room_id, data in of_type(events, "costream")} == {
-        (a.pk, "ended"), (r.pk, "ended"),
-    }  # fmt: skip
+        (a.pk, "ended"),
+        (r.pk, "ended"),
+    }
     assert_error(act(client, costream.pk, "end"), 409, "invalid_transition")
 
 
@@ -140,8 +148,16 @@ def test_unknown_costream_action_or_id_is_404(console, live_rooms):
 # --- the rules -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("who, status", [("inviter", "scheduled"), ("inviter", "paused"), ("target", "paused"),
-                                         ("target", "ended"), ("target", "scheduled")])  # fmt: skip
+@pytest.mark.parametrize(
+    "who, status",
+    [
+        ("inviter", "scheduled"),
+        ("inviter", "paused"),
+        ("target", "paused"),
+        ("target", "ended"),
+        ("target", "scheduled"),
+    ],
+)
 def test_only_live_rooms_co_stream(console, brand, other_brand, make_room, who, status):
     room = make_room(brand, status=status if who == "inviter" else "live")
     target = make_room(other_brand, status=status if who == "target" else "live")
@@ -239,8 +255,9 @@ def test_a_room_that_ends_or_is_banned_leaves_its_costream(
     costream.refresh_from_db()
     assert costream.status == "ended" and costream.ended_at is not None
     assert {(room_id, data["status"]) for room_id, data in of_type(events, "costream")} == {
-        (a.pk, "ended"), (r.pk, "ended"),
-    }  # fmt: skip
+        (a.pk, "ended"),
+        (r.pk, "ended"),
+    }
     assert reload(r).status == "live"  # the partner room carries on
 
 
@@ -257,8 +274,10 @@ def stocked_rooms(brand, other_brand, live_rooms, make_product):
 
 
 def pushes(published):
-    return sorted((room_id, data["room_id"], data["product"] and data["product"]["id"])
-                  for room_id, data in of_type(published, "product.push"))  # fmt: skip
+    return sorted(
+        (room_id, data["room_id"], data["product"] and data["product"]["id"])
+        for room_id, data in of_type(published, "product.push")
+    )
 
 
 def test_while_linked_each_rooms_push_reaches_both_rooms(
@@ -309,8 +328,13 @@ def test_a_viewer_from_the_partner_room_carries_the_costream_source(
     response = room_with_source(viewer, r, f"costream:{costream.pk}")
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["source"] == {"kind": "costream", "festival_id": None, "costream_id": costream.pk,
-                              "referring_room_id": a.pk, "scene": ""}  # fmt: skip
+    assert body["source"] == {
+        "kind": "costream",
+        "festival_id": None,
+        "costream_id": costream.pk,
+        "referring_room_id": a.pk,
+        "scene": "",
+    }
     assert body["costream"]["partner"]["room_id"] == a.pk
     assert body["costream"]["partner"]["pushed_product"]["id"] == mine.pk
 

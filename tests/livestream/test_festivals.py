@@ -97,8 +97,9 @@ def test_platform_edits_a_festival_within_a_valid_window(platform, festival):
 def test_platform_invites_brands_once_each(platform, festival, brand, other_brand, make_brand):
     venues = platform.get(f"{PLATFORM}/{festival.pk}").json()["venues"]
     assert sorted((v["brand"], v["status"], v["room_id"]) for v in venues) == [
-        ("Acme", "invited", None), ("Rival", "invited", None),
-    ]  # fmt: skip
+        ("Acme", "invited", None),
+        ("Rival", "invited", None),
+    ]
     assert_error(invite(platform, festival.pk, brand), 409, "already_invited")
     assert_error(platform.post(f"{PLATFORM}/{festival.pk}/venues", {"brand_id": 999999}), 404, "brand_not_found")
     suspended = make_brand("gone", status=Brand.Status.SUSPENDED)
@@ -149,8 +150,10 @@ def test_a_brand_joins_with_its_room_and_sees_its_venue(console, platform, festi
     response = join(console, festival.pk, room)
     assert response.status_code == 200, response.content
     assert (response.json()["status"], response.json()["room_id"], response.json()["is_main_venue"]) == (
-        "joined", room.pk, False,
-    )  # fmt: skip
+        "joined",
+        room.pk,
+        False,
+    )
     assert venue(festival.pk, brand).joined_at is not None
     platform_view = {
         v["brand"]: (v["status"], v["room_id"]) for v in platform.get(f"{PLATFORM}/{festival.pk}").json()["venues"]
@@ -299,8 +302,13 @@ def test_a_viewer_from_a_festival_carries_its_source_into_any_venue(
         viewer = customer_client(make_customer(owner))
         response = mp_room(viewer, room, f"festival:{festival.pk}")
         assert response.status_code == 200, response.content
-        assert response.json()["source"] == {"kind": "festival", "festival_id": festival.pk, "costream_id": None,
-                                             "referring_room_id": main.pk, "scene": ""}  # fmt: skip
+        assert response.json()["source"] == {
+            "kind": "festival",
+            "festival_id": festival.pk,
+            "costream_id": None,
+            "referring_room_id": main.pk,
+            "scene": "",
+        }
 
 
 def test_a_viewer_without_a_source_came_directly(published, other_brand, make_customer, customer_client):

@@ -27,9 +27,14 @@ def make_room(brand, title="Spring launch", *, status="scheduled", starts_in=tim
     if status == "ended":
         fields.setdefault("ended_at", start + timedelta(hours=1))
     return LiveRoom.objects.create(
-        brand=brand, title=title, anchor_name="Lin Wei", status=status, scheduled_start=start,
-        scheduled_end=start + timedelta(hours=2), **fields,
-    )  # fmt: skip
+        brand=brand,
+        title=title,
+        anchor_name="Lin Wei",
+        status=status,
+        scheduled_start=start,
+        scheduled_end=start + timedelta(hours=2),
+        **fields,
+    )
 
 
 def make_product(brand, name, *, skus=1, **fields):
@@ -180,9 +185,13 @@ def test_detail_shows_only_sellable_products_in_room_order_with_active_skus(bran
     assert tea_card["cover_url"] == "https://img.example/Tea.jpg" and tea_card["position"] == 2
     assert (cake_card["price_type"], cake_card["price"], cake_card["price2"]) == ("discount", 3000, 2500)
     assert body["pushed_product"] == {
-        "id": cake.pk, "name": "Cake", "cover_url": "https://img.example/Cake.jpg",
-        "price_type": "discount", "price": 3000, "price2": 2500,
-    }  # fmt: skip
+        "id": cake.pk,
+        "name": "Cake",
+        "cover_url": "https://img.example/Cake.jpg",
+        "price_type": "discount",
+        "price": 3000,
+        "price2": 2500,
+    }
     assert (body["likes"], body["online"]) == (1234, 7)
     assert body["subscribed"] is False and body["status"] == "live"
 

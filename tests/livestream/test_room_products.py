@@ -21,8 +21,11 @@ ROOMS = "/api/v1/console/rooms"
 
 def listed(room):
     """(product id, position, on sale) of the room's listings, in the room's order."""
-    return list(RoomProduct.unscoped.filter(room=room).order_by("position", "pk").values_list("product_id", "position",
-                                                                                              "on_sale"))  # fmt: skip
+    return list(
+        RoomProduct.unscoped.filter(room=room)
+        .order_by("position", "pk")
+        .values_list("product_id", "position", "on_sale")
+    )
 
 
 def add(client, room, *products):
@@ -51,8 +54,9 @@ def test_approved_products_are_appended_in_the_order_given(console, brand, make_
     response = add(console, room, cup, tea)
     assert response.status_code == 200, response.content
     assert [(p["product_id"], p["position"], p["name"]) for p in response.json()] == [
-        (cup.pk, 1, "Cup"), (tea.pk, 2, "Tea"),
-    ]  # fmt: skip
+        (cup.pk, 1, "Cup"),
+        (tea.pk, 2, "Tea"),
+    ]
 
     # Already listed products keep their place; new ones go to the end; duplicates count once.
     assert add(console, room, tea, pot, pot).status_code == 200
@@ -149,8 +153,9 @@ def test_product_ids_past_the_integer_range_are_not_found(console, brand, live_r
     huge = 10**30
     before = snapshot()
     base = f"{ROOMS}/{live_room.pk}"
-    error = assert_error(console.post(f"{base}/products", {"product_ids": [stocked[0].pk, huge]}), 404,
-                         "product_not_found")  # fmt: skip
+    error = assert_error(
+        console.post(f"{base}/products", {"product_ids": [stocked[0].pk, huge]}), 404, "product_not_found"
+    )
     assert error["fields"] == {"product_ids": [huge]}
     assert_error(console.delete(f"{base}/products/{huge}"), 404, "product_not_in_room")
     assert_error(console.post(f"{base}/products/{huge}/sale", {"on_sale": False}), 404, "product_not_in_room")
@@ -170,8 +175,9 @@ def test_removing_a_product_unlists_it_and_tells_viewers(
         response = console.delete(f"{ROOMS}/{live_room.pk}/products/{cup.pk}")
     assert response.status_code == 204
     assert [pk for pk, *_ in listed(live_room)] == [tea.pk, pot.pk]
-    assert of_type(events, "product.sale") == [(live_room.pk, {"room_id": live_room.pk, "product_id": cup.pk,
-                                                               "on_sale": False})]  # fmt: skip
+    assert of_type(events, "product.sale") == [
+        (live_room.pk, {"room_id": live_room.pk, "product_id": cup.pk, "on_sale": False})
+    ]
     assert_error(console.delete(f"{ROOMS}/{live_room.pk}/products/{cup.pk}"), 404, "product_not_in_room")
 
 
@@ -225,8 +231,9 @@ def test_a_product_goes_off_and_back_on_sale(
         assert console.post(url, {"on_sale": True}).json()["on_sale"] is True
     assert [data["on_sale"] for _, data in of_type(events, "product.sale")] == [False, True]
     assert_error(console.post(url, {}), 400, "invalid")
-    assert_error(console.post(f"{ROOMS}/{live_room.pk}/products/999999/sale", {"on_sale": False}), 404,
-                 "product_not_in_room")  # fmt: skip
+    assert_error(
+        console.post(f"{ROOMS}/{live_room.pk}/products/999999/sale", {"on_sale": False}), 404, "product_not_in_room"
+    )
 
 
 # --- pushing (讲解) ------------------------------------------------------------------------------------
@@ -247,9 +254,21 @@ def test_pushing_a_product_is_kept_by_the_room_and_published_once(
     assert reload(live_room).pushed_product.product_id == cup.pk
     assert console.get(f"{ROOMS}/{live_room.pk}").json()["pushed_product_id"] == cup.pk
     assert of_type(events, "product.push") == [
-        (live_room.pk, {"room_id": live_room.pk, "product": {"id": cup.pk, "name": "Cup", "cover_url": "",
-                                                             "price_type": "fixed", "price": 100, "price2": None}})
-    ]  # fmt: skip
+        (
+            live_room.pk,
+            {
+                "room_id": live_room.pk,
+                "product": {
+                    "id": cup.pk,
+                    "name": "Cup",
+                    "cover_url": "",
+                    "price_type": "fixed",
+                    "price": 100,
+                    "price2": None,
+                },
+            },
+        )
+    ]
 
     events.clear()
     with django_capture_on_commit_callbacks(execute=True):

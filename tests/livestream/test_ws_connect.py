@@ -16,8 +16,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 def make_room(brand, **fields):
     start = timezone.now() + timedelta(hours=1)
     return LiveRoom.objects.create(
-        brand=brand, title="Spring launch", anchor_name="Lin", scheduled_start=start,
-        scheduled_end=start + timedelta(hours=2), **fields,
+        brand=brand,
+        title="Spring launch",
+        anchor_name="Lin",
+        scheduled_start=start,
+        scheduled_end=start + timedelta(hours=2),
+        **fields,
     )
 
 

@@ -29,8 +29,14 @@ def fast_hub(monkeypatch):
 
 def live_room(brand):
     start = timezone.now() - timedelta(minutes=5)
-    return LiveRoom.objects.create(brand=brand, title="On air now", anchor_name="Lin", status="live",
-                                   scheduled_start=start, scheduled_end=start + timedelta(hours=2))  # fmt: skip
+    return LiveRoom.objects.create(
+        brand=brand,
+        title="On air now",
+        anchor_name="Lin",
+        status="live",
+        scheduled_start=start,
+        scheduled_end=start + timedelta(hours=2),
+    )
 
 
 async def join(room, customer):

@@ -29,13 +29,29 @@ STORES = [
 ]
 PRODUCTS = [
     ("Cashmere scarf", "accessories", "fixed", 29900, None, [("SCARF-GREY", "Grey", 29900, 500)]),
-    ("Wool coat", "outerwear", "discount", 199900, 129900,
-     [("COAT-S", "Camel / S", 129900, 80), ("COAT-M", "Camel / M", 129900, 120), ("COAT-L", "Camel / L", 129900, 60)]),
-    ("Silk blouse", "tops", "range", 39900, 45900,
-     [("BLOUSE-W", "White", 39900, 200), ("BLOUSE-B", "Black", 45900, 150)]),
+    (
+        "Wool coat",
+        "outerwear",
+        "discount",
+        199900,
+        129900,
+        [
+            ("COAT-S", "Camel / S", 129900, 80),
+            ("COAT-M", "Camel / M", 129900, 120),
+            ("COAT-L", "Camel / L", 129900, 60),
+        ],
+    ),
+    (
+        "Silk blouse",
+        "tops",
+        "range",
+        39900,
+        45900,
+        [("BLOUSE-W", "White", 39900, 200), ("BLOUSE-B", "Black", 45900, 150)],
+    ),
     ("Leather tote", "bags", "fixed", 89900, None, [("TOTE-BRN", "Brown", 89900, 40)]),
     ("New-member gift socks", "accessories", "fixed", 990, None, [("SOCKS-GIFT", "One size", 990, 5000)]),
-]  # fmt: skip
+]
 
 
 class Command(BaseCommand):
@@ -91,11 +107,18 @@ class Command(BaseCommand):
             if Product.objects.filter(name=name).exists():
                 continue
             product = product_services.product_create(
-                brand=brand, name=name, category=category, price_type=price_type, price=price, price2=price2,
+                brand=brand,
+                name=name,
+                category=category,
+                price_type=price_type,
+                price=price,
+                price2=price2,
                 images=[f"https://picsum.photos/seed/{brand.slug}-{category}/600/600"],
-                skus=[{"code": f"{brand.slug.upper()}-{code}", "spec": spec, "price": p, "stock": stock}
-                      for code, spec, p, stock in skus],
-            )  # fmt: skip
+                skus=[
+                    {"code": f"{brand.slug.upper()}-{code}", "spec": spec, "price": p, "stock": stock}
+                    for code, spec, p, stock in skus
+                ],
+            )
             product_services.product_audit(brand=brand, product=product, approve=True)
             product_services.product_set_shelf(brand=brand, product=product, on_shelf=True)
 
@@ -104,9 +127,13 @@ class Command(BaseCommand):
         soon = timezone.now() + timedelta(minutes=15)
         if not LiveRoom.objects.filter(title="Autumn new arrivals").exists():
             live = rooms.room_create(
-                brand=brand, title="Autumn new arrivals", anchor_name="Lin Xiao", scheduled_start=soon,
-                scheduled_end=soon + timedelta(hours=3), cover_image_url=f"https://picsum.photos/seed/{brand.slug}-live/750/1000",
-            )  # fmt: skip
+                brand=brand,
+                title="Autumn new arrivals",
+                anchor_name="Lin Xiao",
+                scheduled_start=soon,
+                scheduled_end=soon + timedelta(hours=3),
+                cover_image_url=f"https://picsum.photos/seed/{brand.slug}-live/750/1000",
+            )
             room_products.room_products_add(brand=brand, room=live, product_ids=product_ids)
             rooms.room_start(brand=brand, room=live)
             room_products.room_product_push(brand=brand, room=live, product_id=product_ids[1])
