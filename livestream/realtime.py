@@ -23,10 +23,6 @@ ONLINE_TTL_S = 30  # a socket not heard of for this long is no longer counted on
 RECENT_COMMENTS = 20  # what a joining viewer sees of the conversation so far
 
 
-def room_group(room_id: int) -> str:
-    return f"room.{room_id}"
-
-
 def encode(event_type: str, data: dict) -> str:
     """The wire format of every server event: ``{"type": ..., "data": ...}``, compact, UTF-8."""
     return json.dumps({"type": event_type, "data": data}, ensure_ascii=False, separators=(",", ":"), default=str)
@@ -331,10 +327,6 @@ def reset_store() -> None:
     """Tests: forget this process's store (the next call builds it again from settings)."""
     global _store
     _store = None
-
-
-def online_key(room_id: int) -> str:
-    return f"room:{room_id}:online"
 
 
 def live_counters(rooms) -> dict[int, dict]:
