@@ -60,3 +60,23 @@ class Guide(BrandScopedModel):
 
     def __str__(self):
         return self.name
+
+
+class Binding(BrandScopedModel):
+    """A customer's binding (绑定) to the guide, or only the store, that brought them.
+
+    One row per customer: the brand's binding rule (``Brand.binding_mode`` and
+    ``binding_protection_days``) decides when another share takes the customer over.
+    """
+
+    customer = models.OneToOneField("tenants.Customer", on_delete=models.CASCADE, related_name="binding")
+    guide = models.ForeignKey(Guide, null=True, blank=True, on_delete=models.SET_NULL, related_name="bindings")
+    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.SET_NULL, related_name="bindings")
+    bound_at = models.DateTimeField()
+    protected_until = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "guide", "-bound_at"]), models.Index(fields=["brand", "store"])]
+
+    def __str__(self):
+        return f"{self.customer_id} → {self.guide or self.store}"

@@ -80,6 +80,21 @@ class Brand(models.Model):
     reminder_cancel_notice = models.BooleanField(
         default=False, help_text="Tell subscribers when a room they subscribed to is cancelled."
     )
+    binding_protection_days = models.PositiveSmallIntegerField(
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="A customer's binding to the guide who brought them is protected for this many days.",
+    )
+    binding_mode = models.CharField(
+        max_length=16,
+        choices=[("first", "the first binding holds while protected"), ("latest", "the latest share wins")],
+        default="first",
+    )
+    return_window_days = models.PositiveSmallIntegerField(
+        default=7,
+        validators=[MinValueValidator(0), MaxValueValidator(90)],
+        help_text="Commission becomes payable this many days after an order completes.",
+    )
 
     class Meta:
         ordering = ["id"]
