@@ -6,6 +6,9 @@ They build and save model instances exactly as the ORM does (the fields' own con
 objects. Use them only where a profile says so; everywhere else the ORM reads better.
 """
 
+from collections.abc import Callable
+from contextlib import contextmanager
+
 from django.db import connection
 
 
@@ -54,14 +57,54 @@ class Inserter:
         return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in self.fields]
 
     def insert(self, objs: list) -> list:
+        return self.send(objs)()
+
+    def send(self, objs: list) -> Callable[[], list]:
+        """Send the INSERT (inside ``batch()`` its answer comes later); answers the function that,
+        called after the batch, gives the objects their new ids and answers them."""
         if not objs:
-            return objs
+            return lambda: objs
         params = [value for obj in objs for value in self._values(obj)]
-        sql = self.head + " VALUES " + ", ".join([self.row] * len(objs)) + self.returning
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            ids = [row[0] for row in cursor.fetchall()]
-        for obj, pk in zip(objs, ids, strict=True):
-            obj.pk = pk
-            obj._state.adding, obj._state.db = False, connection.alias
-        return objs
+        cursor = connection.cursor()
+        cursor.execute(self.head + " VALUES " + ", ".join([self.row] * len(objs)) + self.returning, params)
+
+        def saved() -> list:
+            with cursor:
+                ids = [row[0] for row in cursor.fetchall()]
+            for obj, pk in zip(objs, ids, strict=True):
+                obj.pk = pk
+                obj._state.adding, obj._state.db = False, connection.alias
+            return objs
+
+        return saved
+
+
+class Claim:
+    """A conditional write (``UPDATE … WHERE remaining >= n``, an upsert within a limit), sent at
+    once; ``confirm()``, after the batch it was sent in, raises ``refusal()`` if it changed no row."""
+
+    def __init__(self, sql: str, params, refusal: Callable[[], Exception]):
+        self.cursor = connection.cursor()
+        self.cursor.execute(sql, params)
+        self.refusal = refusal
+
+    def confirm(self) -> None:
+        with self.cursor:
+            changed = self.cursor.rowcount
+        if not changed:
+            raise self.refusal()
+
+
+@contextmanager
+def batch():
+    """Send the statements run inside in one round trip to PostgreSQL (psycopg 3's pipeline mode),
+    including the BEGIN of a transaction that starts here; elsewhere they run one by one. Their
+    results (ids, row counts) are read after the block; a fetch inside it waits for everything
+    sent so far. Statements keep their order, so locks are still taken in the order written."""
+    connection.ensure_connection()
+    pipeline = getattr(connection.connection, "pipeline", None)
+    if pipeline is None:  # SQLite, psycopg2
+        yield
+        return
+    with connection.wrap_database_errors, pipeline():
+        yield

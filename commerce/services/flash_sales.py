@@ -15,6 +15,7 @@ from commerce.models import FlashSale, FlashSalePurchase, Sku
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope
+from tenants.sql import Claim, RowLoader
 
 
 def get_flash_sale(flash_sale_id) -> FlashSale:
@@ -82,13 +83,20 @@ def check_audience(flash_sale: FlashSale, customer: Customer) -> None:
 
 
 def flash_sale_check(
-    *, flash_sale_id: int, sku: Sku, room, customer: Customer, quantity: int, now: datetime
+    *,
+    flash_sale: FlashSale | None,
+    flash_sale_id: int,
+    sku: Sku,
+    room,
+    customer: Customer,
+    quantity: int,
+    now: datetime,
 ) -> FlashSale:
-    """The sale a line asks for, if this customer may buy it in this room now (no lock taken; a
-    sale already sold out turns buyers away here, before they write anything). The units
-    themselves are taken by ``flash_sale_take`` at the end of the order."""
-    flash_sale = FlashSale.objects.filter(pk=flash_sale_id, sku=sku).first()
-    if flash_sale is None:
+    """The sale a line asks for (``flash_sale``, loaded by ``flash_sales_by_id``), if this customer
+    may buy it in this room now (no lock taken; a sale already sold out turns buyers away here,
+    before they write anything). The units themselves are taken by ``flash_sale_take`` at the end
+    of the order."""
+    if flash_sale is None or flash_sale.sku_id != sku.pk:
         raise NotFound("flash_sale_not_found", "No such flash sale for this SKU.", fields={"flash_sale": flash_sale_id})
     if (
         not (flash_sale.is_active and flash_sale.starts_at <= now < flash_sale.ends_at)
@@ -100,7 +108,28 @@ def flash_sale_check(
             "flash_sale_room_only", "This offer is only in its live room.", fields={"room_id": flash_sale.room_id}
         )
     check_audience(flash_sale, customer)
+    if quantity > flash_sale.per_customer_limit:  # one order past the limit; several: flash_sale_add_to_customer
+        raise _limit_reached(flash_sale.per_customer_limit)
     return flash_sale
+
+
+_sales = RowLoader(FlashSale, "f")
+
+
+def flash_sales_by_id(brand: Brand, ids) -> dict[int, FlashSale]:
+    """The brand's flash sales among ``ids`` (another brand's: absent). Every flash-sale order
+    asks, so the statement is written out (tenants.sql)."""
+    ids = sorted(ids)
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_sales.columns} FROM {FlashSale._meta.db_table} f "
+            f"WHERE f.brand_id = %s AND f.id IN ({', '.join(['%s'] * len(ids))})",
+            [brand.pk, *ids],
+        )
+        sales = [_sales.build(row) for row in cursor.fetchall()]
+    return {sale.pk: sale for sale in sales}
 
 
 _TAKE = """
@@ -110,52 +139,41 @@ _TAKE = """
 """
 
 
-def flash_sale_take(*, flash_sale: FlashSale, sku: Sku, quantity: int, now: datetime) -> None:
+def flash_sale_take(*, flash_sale: FlashSale, sku: Sku, quantity: int, now: datetime) -> Claim:
     """Take ``quantity`` units inside the caller's transaction: one conditional UPDATE, so the
-    sale never sells more than its quantity, whatever the storm; or raise 409."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _TAKE.format(table=FlashSale._meta.db_table),
-            {
-                "quantity": quantity,
-                "id": flash_sale.pk,
-                "brand": sku.brand_id,
-                "now": connection.ops.adapt_datetimefield_value(now),
-            },
-        )
-        taken = cursor.rowcount
-    if not taken:
+    sale never sells more than its quantity, whatever the storm. The claim's ``confirm()`` raises
+    409 when the units were not there."""
+
+    def refusal():
         flash_sale.refresh_from_db()
-        raise _why_not_taken(flash_sale, now)
+        return _why_not_taken(flash_sale, now)
+
+    params = {
+        "quantity": quantity,
+        "id": flash_sale.pk,
+        "brand": sku.brand_id,
+        "now": connection.ops.adapt_datetimefield_value(now),
+    }
+    return Claim(_TAKE.format(table=FlashSale._meta.db_table), params, refusal)
 
 
-def flash_sale_add_to_customer(*, flash_sale: FlashSale, customer: Customer, quantity: int) -> None:
-    if not _add_to_customer(flash_sale, customer, quantity):
-        raise Conflict(
-            "flash_sale_limit_reached",
-            f"At most {flash_sale.per_customer_limit} per customer.",
-            fields={"limit": flash_sale.per_customer_limit},
-        )
+_ADD_TO_CUSTOMER = """
+    INSERT INTO {table} AS p (brand_id, flash_sale_id, customer_id, quantity) VALUES (%s, %s, %s, %s)
+    ON CONFLICT (brand_id, flash_sale_id, customer_id)
+    DO UPDATE SET quantity = p.quantity + EXCLUDED.quantity WHERE p.quantity + EXCLUDED.quantity <= %s
+"""
 
 
-def _add_to_customer(flash_sale: FlashSale, customer: Customer, quantity: int) -> bool:
-    """Upsert the customer's units, refusing to pass the limit; one statement, so parallel orders
-    of one customer serialize on the row and the limit holds."""
-    if quantity > flash_sale.per_customer_limit:
-        return False
-    table = FlashSalePurchase._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (brand_id, flash_sale_id, customer_id, quantity) VALUES (%s, %s, %s, %s)
-            ON CONFLICT (brand_id, flash_sale_id, customer_id)
-            DO UPDATE SET quantity = {table}.quantity + EXCLUDED.quantity
-            WHERE {table}.quantity + EXCLUDED.quantity <= %s
-            RETURNING quantity
-            """,
-            [flash_sale.brand_id, flash_sale.pk, customer.pk, quantity, flash_sale.per_customer_limit],
-        )
-        return cursor.fetchone() is not None
+def flash_sale_add_to_customer(*, flash_sale: FlashSale, customer: Customer, quantity: int) -> Claim:
+    """Upsert the customer's units, refusing to pass the limit: one statement, so parallel orders
+    of one customer serialize on the row and the limit holds. ``confirm()`` raises 409 past it."""
+    limit = flash_sale.per_customer_limit
+    params = [flash_sale.brand_id, flash_sale.pk, customer.pk, quantity, limit]
+    return Claim(_ADD_TO_CUSTOMER.format(table=FlashSalePurchase._meta.db_table), params, lambda: _limit_reached(limit))
+
+
+def _limit_reached(limit: int) -> Conflict:
+    return Conflict("flash_sale_limit_reached", f"At most {limit} per customer.", fields={"limit": limit})
 
 
 def _why_not_taken(flash_sale: FlashSale, now: datetime) -> Conflict:

@@ -27,7 +27,7 @@ from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope, platform_scope
-from tenants.sql import Inserter, RowLoader
+from tenants.sql import Claim, Inserter, RowLoader, batch
 
 Status = Order.Status
 Actor = OrderEvent.Actor
@@ -167,9 +167,11 @@ def _place(
         _check_listed(room, priced)
     delivery_fields = _delivery(delivery, address, pickup_store_id)
     now = timezone.now()
+    sales = flash_sales.flash_sales_by_id(brand, {line.flash_sale_id for line in priced if line.flash_sale_id})
     for line in priced:
         if line.flash_sale_id:
             line.flash_sale = flash_sales.flash_sale_check(
+                flash_sale=sales.get(line.flash_sale_id),
                 flash_sale_id=line.flash_sale_id,
                 sku=line.sku,
                 room=room,
@@ -204,37 +206,48 @@ def _place(
         **delivery_fields,
     )
     _insert_order.insert([order])
-    lines = _insert_line.insert(
-        [
-            OrderLine(
-                brand=brand,
-                order=order,
-                product=line.product,
-                sku=line.sku,
-                flash_sale=line.flash_sale,
-                product_name=line.product.name,
-                sku_spec=line.sku.spec,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                discount=line.discount,
-            )
-            for line in priced
-        ]
-    )
-    _insert_event.insert(
-        [OrderEvent(brand=brand, order=order, to_status=order.status, actor=Actor.CUSTOMER, actor_id=customer.pk)]
-    )
 
-    # The rows every buyer of a flash sale updates (the sale's count, the SKU's stock) are taken
-    # last, right before the commit, so each order holds their locks as briefly as possible; in
-    # id order, so two orders never deadlock. A refusal rolls the whole order back.
+    # The rest goes to the database in one round trip (tenants.sql.batch), and the rows every buyer
+    # of a flash sale updates (the sale's count, the SKU's stock) are taken last, right before the
+    # commit, so each order holds their locks as briefly as possible; in id order, so two orders
+    # never deadlock. A refused claim rolls the whole order back.
     offers = sorted((p for p in priced if p.flash_sale), key=lambda p: p.flash_sale.pk)
-    for line in offers:
-        flash_sales.flash_sale_add_to_customer(flash_sale=line.flash_sale, customer=customer, quantity=line.quantity)
-    for line in offers:
-        flash_sales.flash_sale_take(flash_sale=line.flash_sale, sku=line.sku, quantity=line.quantity, now=now)
-    for line in sorted(priced, key=lambda p: p.sku.pk):
-        _take_stock(line.sku, line.quantity)
+    with batch():
+        saved_lines = _insert_line.send(
+            [
+                OrderLine(
+                    brand=brand,
+                    order=order,
+                    product=line.product,
+                    sku=line.sku,
+                    flash_sale=line.flash_sale,
+                    product_name=line.product.name,
+                    sku_spec=line.sku.spec,
+                    unit_price=line.unit_price,
+                    quantity=line.quantity,
+                    discount=line.discount,
+                )
+                for line in priced
+            ]
+        )
+        saved_event = _insert_event.send(
+            [OrderEvent(brand=brand, order=order, to_status=order.status, actor=Actor.CUSTOMER, actor_id=customer.pk)]
+        )
+        claims = [
+            *(
+                flash_sales.flash_sale_add_to_customer(flash_sale=p.flash_sale, customer=customer, quantity=p.quantity)
+                for p in offers
+            ),
+            *(
+                flash_sales.flash_sale_take(flash_sale=p.flash_sale, sku=p.sku, quantity=p.quantity, now=now)
+                for p in offers
+            ),
+            *(_take_stock(p.sku, p.quantity) for p in sorted(priced, key=lambda p: p.sku.pk)),
+        ]
+    lines = saved_lines()
+    saved_event()
+    for claim in claims:
+        claim.confirm()
     order.placed_lines = lines
     return order
 
@@ -365,14 +378,12 @@ def _order_number(now) -> str:
 _TAKE_STOCK = "UPDATE commerce_sku SET stock = stock - %s WHERE id = %s AND brand_id = %s AND stock >= %s"
 
 
-def _take_stock(sku: Sku, quantity: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(_TAKE_STOCK, [quantity, sku.pk, sku.brand_id, quantity])
-        taken = cursor.rowcount
-    if not taken:
-        raise Conflict(
-            "out_of_stock", f"{sku.product.name} ({sku.spec or sku.code}) is out of stock.", fields={"sku": sku.pk}
-        )
+def _take_stock(sku: Sku, quantity: int) -> Claim:
+    def refusal():
+        name = f"{sku.product.name} ({sku.spec or sku.code})"
+        return Conflict("out_of_stock", f"{name} is out of stock.", fields={"sku": sku.pk})
+
+    return Claim(_TAKE_STOCK, [quantity, sku.pk, sku.brand_id, quantity], refusal)
 
 
 # --- the state machine -------------------------------------------------------------------------
