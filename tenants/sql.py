@@ -79,6 +79,18 @@ class Inserter:
         return saved
 
 
+def select(sql: str, params) -> Callable[[], list[tuple]]:
+    """Send a SELECT (inside ``batch()`` its rows come later); answers the function that fetches them."""
+    cursor = connection.cursor()
+    cursor.execute(sql, params)
+
+    def rows() -> list[tuple]:
+        with cursor:
+            return cursor.fetchall()
+
+    return rows
+
+
 class Claim:
     """A conditional write (``UPDATE … WHERE remaining >= n``, an upsert within a limit), sent at
     once; ``confirm()``, after the batch it was sent in, raises ``refusal()`` if it changed no row."""

@@ -6,6 +6,7 @@ them within the limit, so nothing oversells whatever the storm. Units of an orde
 cancelled or expires come back (``flash_sale_release``) and can be sold again.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -15,7 +16,7 @@ from commerce.models import FlashSale, FlashSalePurchase, Sku
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope
-from tenants.sql import Claim, RowLoader
+from tenants.sql import Claim, RowLoader, select
 
 
 def get_flash_sale(flash_sale_id) -> FlashSale:
@@ -116,20 +117,19 @@ def flash_sale_check(
 _sales = RowLoader(FlashSale, "f")
 
 
-def flash_sales_by_id(brand: Brand, ids) -> dict[int, FlashSale]:
-    """The brand's flash sales among ``ids`` (another brand's: absent). Every flash-sale order
+def flash_sales_by_id(brand: Brand, ids) -> Callable[[], dict[int, FlashSale]]:
+    """The brand's flash sales among ``ids`` (another brand's: absent), asked at once (with the
+    order's other reads, inside ``batch()``); call the answer for the sales. Every flash-sale order
     asks, so the statement is written out (tenants.sql)."""
     ids = sorted(ids)
     if not ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_sales.columns} FROM {FlashSale._meta.db_table} f "
-            f"WHERE f.brand_id = %s AND f.id IN ({', '.join(['%s'] * len(ids))})",
-            [brand.pk, *ids],
-        )
-        sales = [_sales.build(row) for row in cursor.fetchall()]
-    return {sale.pk: sale for sale in sales}
+        return dict
+    rows = select(
+        f"SELECT {_sales.columns} FROM {FlashSale._meta.db_table} f "
+        f"WHERE f.brand_id = %s AND f.id IN ({', '.join(['%s'] * len(ids))})",
+        [brand.pk, *ids],
+    )
+    return lambda: {sale.pk: sale for sale in map(_sales.build, rows())}
 
 
 _TAKE = """

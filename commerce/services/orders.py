@@ -10,6 +10,7 @@ cancellation and a late payment cannot both win.
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,7 +28,7 @@ from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope, platform_scope
-from tenants.sql import Claim, Inserter, RowLoader, batch
+from tenants.sql import Claim, Inserter, RowLoader, batch, select
 
 Status = Order.Status
 Actor = OrderEvent.Actor
@@ -159,7 +160,10 @@ def _place(
                 fields={"lines": {index: {"quantity": [f"1 to {MAX_QUANTITY}."]}}},
             )
     merged = _merge(line_requests)
-    skus = _skus_with_products(brand, {line.sku_id for line in merged})
+    with batch():  # the transaction's BEGIN and both reads, in one round trip
+        skus = _skus_with_products(brand, {line.sku_id for line in merged})
+        sales = flash_sales.flash_sales_by_id(brand, {line.flash_sale_id for line in merged if line.flash_sale_id})
+    skus, sales = skus(), sales()
     room = _room(room_id) if room_id is not None else None
     entry = resolve_entry_source(room, source) if room is not None else _roomless_source(source)
     priced = [_priced_line(line, skus, room, customer) for line in merged]
@@ -167,7 +171,6 @@ def _place(
         _check_listed(room, priced)
     delivery_fields = _delivery(delivery, address, pickup_store_id)
     now = timezone.now()
-    sales = flash_sales.flash_sales_by_id(brand, {line.flash_sale_id for line in priced if line.flash_sale_id})
     for line in priced:
         if line.flash_sale_id:
             line.flash_sale = flash_sales.flash_sale_check(
@@ -257,22 +260,25 @@ _insert_order, _insert_line, _insert_event = Inserter(Order), Inserter(OrderLine
 _skus, _products = RowLoader(Sku, "s"), RowLoader(Product, "p")
 
 
-def _skus_with_products(brand: Brand, sku_ids) -> dict[int, Sku]:
-    """The brand's SKUs among ``sku_ids``, each with its product (another brand's: absent)."""
+def _skus_with_products(brand: Brand, sku_ids) -> Callable[[], dict[int, Sku]]:
+    """The brand's SKUs among ``sku_ids``, each with its product (another brand's: absent), asked
+    at once; call the answer for them."""
     ids = sorted(sku_ids)
-    sql = (
+    rows = select(
         f"SELECT {_skus.columns}, {_products.columns} FROM {Sku._meta.db_table} s "
         f"JOIN {Product._meta.db_table} p ON p.id = s.product_id "
-        f"WHERE s.brand_id = %s AND s.id IN ({', '.join(['%s'] * len(ids))})"
+        f"WHERE s.brand_id = %s AND s.id IN ({', '.join(['%s'] * len(ids))})",
+        [brand.pk, *ids],
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [brand.pk, *ids])
-        rows = cursor.fetchall()
-    skus = {}
-    for row in rows:
-        sku = _skus.build(row[: _skus.width])
-        sku.product = _products.build(row[_skus.width :])
-        skus[sku.pk] = sku
+
+    def skus() -> dict[int, Sku]:
+        found = {}
+        for row in rows():
+            sku = _skus.build(row[: _skus.width])
+            sku.product = _products.build(row[_skus.width :])
+            found[sku.pk] = sku
+        return found
+
     return skus
 
 
