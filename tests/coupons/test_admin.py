@@ -6,9 +6,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from coupons.models import CouponTemplate
+from coupons import services
+from coupons.models import CouponTemplate, ReferralProgram
 from tenants.models import Membership
-from tests.coupons.conftest import give, make_template
+from tests.commerce.conftest import create_room
+from tests.coupons.conftest import give, make_guide, make_store, make_template
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +95,33 @@ def test_operator_adds_a_template_in_their_brand(operator, brand):
 def test_a_template_that_gave_coupons_keeps_its_worth_in_the_admin(operator, data):
     page = operator.get(f"{TEMPLATES}{data['mine'].pk}/change/").content.decode()
     assert 'name="amount_off"' not in page  # read-only once coupons were given out
+
+
+def rival_records(other_brand, rival_customer, make_customer, make_staff):
+    """One of each coupon record in the other brand, made through the services."""
+    template = make_template(other_brand, name="TheirDropCoupon")
+    room = create_room(other_brand)
+    drop = services.coupon_drop(brand=other_brand, room=room, template_id=template.pk, quantity=5)
+    store = make_store(other_brand, "R1")
+    coupon = give(make_template(other_brand, channel="in_store"), rival_customer)
+    code, _ = services.coupon_code(brand=other_brand, coupon=coupon)
+    redemption = services.coupon_redeem(brand=other_brand, guide=make_guide(other_brand, store, make_staff), code=code)
+    invite = services.invite_code_for(brand=other_brand, customer=rival_customer)
+    referral = services.invitation_accept(brand=other_brand, customer=make_customer(other_brand), code=invite.code)
+    program = services.referral_program_set(brand=other_brand, is_active=True, reward_template_id=template.pk)
+    return {"coupondrop": drop, "redemption": redemption, "referral": referral, "referralprogram": program}
+
+
+def test_the_other_coupon_pages_show_only_the_brands_own_records(
+    operator, other_brand, rival_customer, make_customer, make_staff
+):
+    records = rival_records(other_brand, rival_customer, make_customer, make_staff)
+    for model, record in records.items():
+        page = operator.get(f"/admin/coupons/{model}/")
+        assert page.status_code == 200, model
+        assert f"/{model}/{record.pk}/change/" not in page.content.decode(), model
+        assert operator.get(f"/admin/coupons/{model}/{record.pk}/change/").status_code == 302, model
+    assert operator.get("/admin/coupons/referralprogram/add/").status_code == 200  # none of its own yet
+    operator.post("/admin/coupons/referralprogram/add/", {"is_active": "on", "reward_template": ""})
+    assert operator.get("/admin/coupons/referralprogram/add/").status_code == 403  # one per brand
+    assert ReferralProgram.unscoped.get(pk=records["referralprogram"].pk).is_active

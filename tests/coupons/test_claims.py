@@ -16,6 +16,7 @@ from tests.livestream.conftest import of_type
 pytestmark = pytest.mark.django_db
 
 CLAIM = "/api/v1/mp/coupons/claim"
+TEMPLATES_URL = "/api/v1/console/coupon-templates"
 
 
 def drops_url(room):
@@ -191,3 +192,21 @@ def test_another_brands_rooms_drops_and_offers_are_not_found(brand, console, riv
     assert rival_mp.get(MY_COUPONS).json()["count"] == 0
     assert CouponDrop.unscoped.get(pk=drop["id"]).claimed == 0
     assert CouponDrop.unscoped.count() == 1
+
+
+def test_lists_run_a_constant_number_of_queries(
+    brand, customer, mp, console, django_assert_max_num_queries, make_customer
+):
+    for n in range(6):
+        give(make_template(brand, name=f"T{n}"), customer)
+
+    def count(client, url):
+        with django_assert_max_num_queries(12) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured.captured_queries)
+
+    few = [count(mp, MY_COUPONS), count(console, "/api/v1/console/coupons"), count(console, TEMPLATES_URL)]
+    for n in range(6, 12):
+        give(make_template(brand, name=f"T{n}"), make_customer(brand))
+    many = [count(mp, MY_COUPONS), count(console, "/api/v1/console/coupons"), count(console, TEMPLATES_URL)]
+    assert few == many

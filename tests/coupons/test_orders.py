@@ -5,6 +5,8 @@ expires."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from commerce.models import Order, OrderLine
@@ -226,3 +228,17 @@ def test_a_retried_placement_holds_the_coupon_once(brand, customer, mp, sku):
     assert again.json()["id"] == first.json()["id"] and again.json()["coupon"]["id"] == coupon.pk
     assert CouponUse.unscoped.filter(coupon=coupon).count() == 1
     assert_error(mp.post(ORDERS, order_body(sku), HTTP_IDEMPOTENCY_KEY="k-1"), 409, "idempotency_key_reused")
+
+
+def test_the_order_list_with_coupons_runs_a_constant_number_of_queries(brand, customer, mp, sku):
+    def listing_queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert mp.get(ORDERS).status_code == 200
+        return len(captured.captured_queries)
+
+    place_order(customer, [(sku, 1)], coupon_id=give(make_template(brand), customer).pk)
+    one = listing_queries()
+    for _ in range(3):
+        place_order(customer, [(sku, 1)], coupon_id=give(make_template(brand), customer).pk)
+        place_order(customer, [(sku, 1)])
+    assert listing_queries() == one
