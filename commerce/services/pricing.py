@@ -73,7 +73,8 @@ def _apply_coupon(coupon, lines: list[PricedLine]) -> int:
     covered = [line for line in lines if coupon.covers(line.product)]
     base = [line.amount for line in covered]
     eligible = sum(base)
-    discount = coupon.discount_on(eligible)
+    # WeChat Pay collects at least 1 fen: a coupon never makes the goods free.
+    discount = min(coupon.discount_on(eligible), sum(line.amount for line in lines) - 1)
     if discount == 0:
         return 0
     shares = [discount * amount // eligible for amount in base]

@@ -242,3 +242,10 @@ def test_the_order_list_with_coupons_runs_a_constant_number_of_queries(brand, cu
         place_order(customer, [(sku, 1)], coupon_id=give(make_template(brand), customer).pk)
         place_order(customer, [(sku, 1)])
     assert listing_queries() == one
+
+
+def test_a_coupon_worth_more_than_the_order_leaves_one_fen_to_pay(brand, customer):
+    sku = create_sku(brand, price=500, stock=5)
+    order = place_order(customer, [(sku, 2)], coupon_id=give(make_template(brand, amount_off=5000), customer).pk)
+    assert discounts(order) == [999] and order.payable == 1
+    assert CouponUse.unscoped.get(order_id=order.pk).discount == 999
