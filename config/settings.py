@@ -202,6 +202,8 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "commerce.models.Order.Status",
         "PaymentStatusEnum": "commerce.models.Payment.Status",
         "RefundStatusEnum": "commerce.models.Refund.Status",
+        "CouponKindEnum": "coupons.models.CouponTemplate.Kind",
+        "RoomKindEnum": "livestream.models.LiveRoom.Kind",
         "CommentStatusEnum": "livestream.models.Comment.Status",
         "ProductAuditStatusEnum": "commerce.models.Product.AuditStatus",
         "StoreStatusEnum": "guides.models.Store.Status",

@@ -9,11 +9,13 @@ from health_check.views import HealthCheckView
 from redis.asyncio import Redis as AsyncRedis
 
 from commerce import urls as commerce_urls
+from coupons import urls as coupons_urls
 from livestream import urls as livestream_urls
 from tenants import urls as tenants_urls
 from tenants.api.errors import is_api_request, json_error_response
 
-APPS = [tenants_urls, commerce_urls, livestream_urls]
+# coupons before livestream: its rooms/<id>/coupon-drops would otherwise meet rooms/<id>/<action>.
+APPS = [tenants_urls, commerce_urls, coupons_urls, livestream_urls]
 
 
 def audience(name):

@@ -1,5 +1,6 @@
 """Buying in the mini-program: place, pay, cancel, confirm, ask for a refund; flash sales."""
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
@@ -52,6 +53,26 @@ class OrderLineSerializer(serializers.Serializer):
         }
 
 
+class OrderCouponSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    discount = serializers.IntegerField(help_text="Fen, included in the covered lines' discount.")
+
+
+def _coupon_of(order):
+    """The coupon applied to the order (kept on a just-placed order; joined in otherwise)."""
+    if hasattr(order, "placed_lines"):
+        use = getattr(order, "placed_coupon_use", None)
+    else:
+        try:
+            use = order.coupon_use
+        except ObjectDoesNotExist:
+            use = None
+    if use is None:
+        return None
+    return {"id": use.coupon_id, "name": use.coupon.template.name, "discount": use.discount}
+
+
 class OrderSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField()
@@ -75,6 +96,7 @@ class OrderSerializer(serializers.Serializer):
     cancelled_at = serializers.DateTimeField(allow_null=True)
     carrier = serializers.CharField()
     tracking_number = serializers.CharField()
+    coupon = OrderCouponSerializer(allow_null=True, help_text="The coupon applied, if any.")
     lines = serializers.SerializerMethodField()
 
     @extend_schema_field(OrderLineSerializer(many=True))
@@ -108,12 +130,17 @@ class OrderSerializer(serializers.Serializer):
             "cancelled_at": _time(order.cancelled_at),
             "carrier": order.carrier,
             "tracking_number": order.tracking_number,
+            "coupon": _coupon_of(order),
             "lines": self.get_lines(order),
         }
 
 
 def orders_with_lines():
-    return Order.objects.prefetch_related("lines").order_by("-created_at", "-pk")
+    return (
+        Order.objects.prefetch_related("lines")
+        .select_related("coupon_use__coupon__template")
+        .order_by("-created_at", "-pk")
+    )
 
 
 class LineInputSerializer(serializers.Serializer):
@@ -159,6 +186,7 @@ class MpOrderListCreateApi(CustomerAPIView, generics.ListAPIView):
         address = serializers.JSONField(required=False, default=None, help_text="For delivery: AddressSerializer.")
         pickup_store_id = IdField(required=False, allow_null=True, default=None, help_text="For pickup.")
         note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+        coupon_id = IdField(required=False, allow_null=True, default=None, help_text="Use this coupon of yours.")
 
     @extend_schema(tags=TAGS)
     def get(self, request, *args, **kwargs):
@@ -192,6 +220,7 @@ class MpOrderListCreateApi(CustomerAPIView, generics.ListAPIView):
             pickup_store_id=values["pickup_store_id"],
             note=values["note"],
             idempotency_key=key,
+            coupon_id=values["coupon_id"],
         )
         headers = {} if created else {"Idempotent-Replayed": "true"}
         return Response(OrderSerializer(order).data, status=201 if created else 200, headers=headers)

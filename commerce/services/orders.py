@@ -21,6 +21,7 @@ from django.utils import timezone
 from commerce.models import Order, OrderEvent, OrderLine, Product, Sku
 from commerce.services import flash_sales
 from commerce.services.pricing import PricedLine, price_order
+from coupons import services as coupon_services
 from guides.models import Store
 from guides.services import attribute_order
 from livestream.models import LiveRoom, RoomProduct
@@ -72,10 +73,13 @@ def order_place(
     pickup_store_id: int | None = None,
     note: str = "",
     idempotency_key: str = "",
+    coupon_id: int | None = None,
 ) -> tuple[Order, bool]:
     """Place an order; answers ``(order, created)``. The same ``idempotency_key`` with the same
-    request answers the first order (``created`` False); with another request, 409."""
-    request_hash = _request_hash(lines, room_id, source, delivery, address, pickup_store_id, note)
+    request answers the first order (``created`` False); with another request, 409. A coupon
+    (``coupon_id``) is held for the order until it is paid (used) or cancelled (given back)."""
+    coupon_part = [coupon_id] if coupon_id is not None else []  # orders without one hash as before
+    request_hash = _request_hash(lines, room_id, source, delivery, address, pickup_store_id, note, *coupon_part)
     with brand_scope(brand):
         if idempotency_key:
             earlier = _earlier_order(customer, idempotency_key, request_hash)
@@ -96,6 +100,7 @@ def order_place(
                         note,
                         idempotency_key,
                         request_hash,
+                        coupon_id,
                     ), True
             except IntegrityError:
                 # The order's INSERT met a unique key, and everything was rolled back. Either a
@@ -147,6 +152,7 @@ def _place(
     note,
     idempotency_key,
     request_hash,
+    coupon_id=None,
 ) -> Order:
     if not line_requests:
         raise InvalidInput("empty_cart", "An order needs at least one line.", fields={"lines": ["Empty."]})
@@ -182,7 +188,10 @@ def _place(
                 quantity=line.quantity,
                 now=now,
             )
-    quote = price_order(brand=brand, lines=priced, delivery=delivery)
+    coupon = None
+    if coupon_id is not None:
+        coupon = coupon_services.coupon_offer_for_order(customer=customer, coupon_id=coupon_id, now=now)
+    quote = price_order(brand=brand, lines=priced, delivery=delivery, coupon=coupon)
     credit = attribute_order(brand=brand, customer=customer, scene=entry.scene)
 
     order = Order(
@@ -209,6 +218,8 @@ def _place(
         **delivery_fields,
     )
     _insert_order.insert([order])
+    if coupon is not None:
+        coupon_services.coupon_lock(offer=coupon, order=order, discount=quote.coupon_discount, now=now)
 
     # The rest goes to the database in one round trip (tenants.sql.batch), and the rows every buyer
     # of a flash sale updates (the sale's count, the SKU's stock) are taken last, right before the
@@ -440,6 +451,7 @@ def _cancel(order: Order, *, actor, actor_id=None, reason="") -> bool:
     ):
         return False
     _give_back(order)
+    coupon_services.coupon_release_for_order(order=order)
     from commerce.services.payments import close_open_payments  # payments builds on orders
 
     close_open_payments(order)
@@ -480,6 +492,7 @@ def order_mark_paid(*, order: Order, paid_at=None) -> bool:
     if not _move(order, sources=[Status.PENDING_PAYMENT], target=Status.PAID, actor=Actor.PAYMENT, paid_at=paid_at):
         return False
     Customer.objects.filter(pk=order.customer_id, first_paid_at__isnull=True).update(first_paid_at=paid_at)
+    coupon_services.coupons_order_paid(order=order, paid_at=paid_at)
     return True
 
 

@@ -1,0 +1,214 @@
+"""Coupons in the mini-program: my coupons, claiming (offers and live-room drops), the in-store
+code, and invites."""
+
+import base64
+import io
+
+import qrcode
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+
+from coupons import selectors, services
+from coupons.models import Coupon, CouponDrop, CouponTemplate, Referral
+from livestream.selectors import get_room
+from tenants.api.base import CustomerAPIView
+from tenants.api.fields import IdField
+from tenants.errors import InvalidInput, NotFound
+
+TAGS = ["mp: coupons"]
+
+
+class TemplateSummarySerializer(serializers.ModelSerializer):
+    """What a coupon is worth and where it works, as a customer sees it."""
+
+    store_id = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        model = CouponTemplate
+        fields = [
+            "id",
+            "name",
+            "description",
+            "kind",
+            "amount_off",
+            "percent_off",
+            "max_discount",
+            "min_spend",
+            "scope",
+            "channel",
+            "store_id",
+            "validity",
+            "valid_from",
+            "valid_until",
+            "valid_days",
+        ]
+
+
+class CouponSerializer(serializers.ModelSerializer):
+    template = TemplateSummarySerializer()
+    state = serializers.SerializerMethodField(help_text="available, locked, used or expired.")
+
+    class Meta:
+        model = Coupon
+        fields = ["id", "template", "state", "source", "valid_from", "valid_until", "created_at", "used_at"]
+
+    def get_state(self, coupon) -> str:
+        return selectors.state_of(coupon)
+
+
+class DropSerializer(serializers.Serializer):
+    """The ``coupon.drop`` event's data."""
+
+    id = serializers.IntegerField()
+    room_id = serializers.IntegerField()
+    template_id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    quantity = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+
+    def to_representation(self, drop: CouponDrop):
+        return services.drop_event_data(drop)
+
+
+def state_param(request) -> str | None:
+    state = request.query_params.get("state") or None
+    if state is not None and state not in selectors.STATES:
+        raise InvalidInput(
+            "invalid", f"state is one of {', '.join(selectors.STATES)}.", fields={"state": ["Unknown state."]}
+        )
+    return state
+
+
+STATE_PARAMETER = OpenApiParameter("state", str, enum=list(selectors.STATES), required=False)
+
+
+class MpCouponListApi(CustomerAPIView, generics.ListAPIView):
+    """My coupons (``?state=available|locked|used|expired``), those that end soonest first."""
+
+    serializer_class = CouponSerializer
+    queryset = Coupon.objects.none()
+
+    def get_queryset(self):
+        return selectors.customer_coupons(self.request.customer, state_param(self.request))
+
+    @extend_schema(tags=TAGS, parameters=[STATE_PARAMETER])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class MpClaimableTemplateListApi(CustomerAPIView, generics.ListAPIView):
+    """Coupons the brand offers to claim now."""
+
+    serializer_class = TemplateSummarySerializer
+    queryset = CouponTemplate.objects.none()
+
+    def get_queryset(self):
+        return selectors.claimable_templates()
+
+    @extend_schema(tags=TAGS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class MpCouponClaimApi(CustomerAPIView):
+    """Claim a coupon the brand offers (one that allows claiming)."""
+
+    class InputSerializer(serializers.Serializer):
+        template_id = IdField()
+
+    @extend_schema(request=InputSerializer, responses={201: CouponSerializer}, tags=TAGS)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        coupon = services.coupon_claim(
+            brand=request.brand, customer=request.customer, template_id=data.validated_data["template_id"]
+        )
+        return Response(CouponSerializer(coupon).data, status=201)
+
+
+class MpRoomDropListApi(CustomerAPIView):
+    """The room's drops that still have coupons (for a viewer who joins after the event)."""
+
+    @extend_schema(responses={200: DropSerializer(many=True)}, tags=TAGS)
+    def get(self, request, room_id):
+        drops = selectors.room_open_drops(get_room(room_id))
+        return Response(DropSerializer(drops, many=True).data)
+
+
+class MpDropClaimApi(CustomerAPIView):
+    """Claim one coupon of a live-room drop: first come, first served, one per viewer."""
+
+    @extend_schema(request=None, responses={201: CouponSerializer}, tags=TAGS)
+    def post(self, request, drop_id):
+        coupon = services.coupon_drop_claim(brand=request.brand, customer=request.customer, drop_id=drop_id)
+        return Response(CouponSerializer(coupon).data, status=201)
+
+
+class MpCouponCodeApi(CustomerAPIView):
+    """The code to show in store: a short signed payload that expires in minutes, and the same as
+    a QR code (a PNG data URI) for the guide to scan."""
+
+    class OutputSerializer(serializers.Serializer):
+        code = serializers.CharField()
+        expires_at = serializers.DateTimeField()
+        qr_png = serializers.CharField(help_text="data:image/png;base64,…")
+
+    @extend_schema(responses={200: OutputSerializer}, tags=TAGS)
+    def get(self, request, coupon_id):
+        coupon = Coupon.objects.filter(pk=coupon_id, customer=request.customer).select_related("template").first()
+        if coupon is None:
+            raise NotFound("coupon_not_found", "No such coupon.")
+        code, expires_at = services.coupon_code(brand=request.brand, coupon=coupon)
+        return Response(
+            self.OutputSerializer({"code": code, "expires_at": expires_at, "qr_png": qr_data_uri(code)}).data
+        )
+
+
+def qr_data_uri(text: str) -> str:
+    buffer = io.BytesIO()
+    qrcode.make(text, box_size=6, border=2).save(buffer)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+class MpInvitationApi(CustomerAPIView):
+    """My invite code and link, and how my invites went."""
+
+    class OutputSerializer(serializers.Serializer):
+        code = serializers.CharField()
+        path = serializers.CharField(help_text="The mini-program page an invite opens.")
+        invited = serializers.IntegerField()
+        rewarded = serializers.IntegerField()
+
+    @extend_schema(responses={200: OutputSerializer}, tags=TAGS)
+    def get(self, request):
+        invite = services.invite_code_for(brand=request.brand, customer=request.customer)
+        referrals = Referral.objects.filter(inviter=request.customer)
+        return Response(
+            {
+                "code": invite.code,
+                "path": f"pages/invite/index?code={invite.code}",
+                "invited": referrals.count(),
+                "rewarded": referrals.filter(reward_coupon__isnull=False).count(),
+            }
+        )
+
+
+class MpInvitationAcceptApi(CustomerAPIView):
+    """A new customer accepts an invite; the inviter is rewarded when their first order is paid."""
+
+    class InputSerializer(serializers.Serializer):
+        code = serializers.CharField(max_length=16)
+
+    class OutputSerializer(serializers.Serializer):
+        accepted_at = serializers.DateTimeField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, tags=TAGS)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        referral = services.invitation_accept(
+            brand=request.brand, customer=request.customer, code=data.validated_data["code"]
+        )
+        return Response(self.OutputSerializer(referral).data, status=201)
