@@ -22,6 +22,7 @@ from commerce.services import flash_sales
 from commerce.services.pricing import PricedLine, price_order
 from guides.models import Store
 from guides.services import attribute_order
+from guides.services.commission import commission_accrue
 from livestream.models import LiveRoom, RoomProduct
 from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source
 from tenants.errors import Conflict, InvalidInput, NotFound
@@ -463,6 +464,7 @@ def order_mark_paid(*, order: Order, paid_at=None) -> bool:
     if not _move(order, sources=[Status.PENDING_PAYMENT], target=Status.PAID, actor=Actor.PAYMENT, paid_at=paid_at):
         return False
     Customer.objects.filter(pk=order.customer_id, first_paid_at__isnull=True).update(first_paid_at=paid_at)
+    commission_accrue(order=order)
     return True
 
 
