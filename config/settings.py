@@ -185,6 +185,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "BrandStatusEnum": "tenants.models.Brand.Status",
+        "GuideKindEnum": "guides.models.Guide.Kind",
+        "RoomKindEnum": "livestream.models.LiveRoom.Kind",
+        "CommissionEntryKindEnum": "guides.models.CommissionEntry.Kind",
+        "CommissionEntryRoleEnum": "guides.models.CommissionEntry.Role",
+        "SettlementStatusEnum": "guides.models.Settlement.Status",
+        "ShareTargetEnum": "guides.models.ShareCode.Target",
         "RoomStatusEnum": "livestream.models.LiveRoom.Status",
         "CoStreamStatusEnum": "livestream.models.CoStream.Status",
         "FestivalStatusEnum": "livestream.models.Festival.Status",

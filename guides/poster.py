@@ -93,5 +93,5 @@ def compose_poster(*, title: str, subtitle: str, code_png: bytes, image: Image.I
     code = Image.open(io.BytesIO(code_png)).convert("RGB").resize((CODE_SIZE, CODE_SIZE))
     poster.paste(code, (WIDTH - CODE_SIZE - MARGIN, HEIGHT - CODE_SIZE - MARGIN))
     buffer = io.BytesIO()
-    poster.save(buffer, format="PNG", optimize=True)
+    poster.save(buffer, format="PNG")
     return buffer.getvalue()
