@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from commerce.models import Product
 from commerce.services import products as product_services
+from guides import demo as guides_demo
 from guides.models import Guide, Store
 from livestream.models import LiveRoom
 from livestream.services import room_products, rooms
@@ -68,6 +69,7 @@ class Command(BaseCommand):
                     self.catalogue(brand)
                     self.rooms(brand)
                     self.customers(brand)
+                    guides_demo.seed(brand)
         self.report()
 
     def user(self, username, **flags):
