@@ -137,7 +137,7 @@ def commission_sync_refunds(*, order: Order) -> list[CommissionEntry]:
     is left, so rounding never keeps a fen.
     """
     accruals = list(
-        CommissionEntry.objects.select_for_update()
+        CommissionEntry.objects.select_for_update(of=("self",))
         .filter(order_id=order.pk, kind=Kind.ACCRUE)
         .select_related("order_line")
         .order_by("pk")

@@ -175,7 +175,7 @@ def visit_record(*, brand: Brand, customer: Customer, scene: str, source: str = 
 
 
 def _bind(brand, customer, share, guide, store, now) -> tuple[Binding | None, bool]:
-    binding = Binding.objects.select_for_update().filter(customer=customer).select_related("guide").first()
+    binding = Binding.objects.select_for_update(of=("self",)).filter(customer=customer).select_related("guide").first()
     if guide is None and store is None:  # a brand's share of a room or product binds nobody
         return binding, False
     protected_until = now + timedelta(days=brand.binding_protection_days)
