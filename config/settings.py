@@ -143,6 +143,8 @@ CELERY_BEAT_SCHEDULE = {
     "flush-live-state": {"task": "livestream.flush_live_state", "schedule": 5.0},
     "expire-unpaid-orders": {"task": "commerce.expire_unpaid_orders", "schedule": 30.0},
     "complete-shipped-orders": {"task": "commerce.complete_shipped_orders", "schedule": 3600.0},
+    "settle-commissions": {"task": "guides.settle_commissions", "schedule": 6 * 3600.0},
+    "freeze-leaderboards": {"task": "guides.freeze_leaderboards", "schedule": 300.0},
 }
 
 # --- Auth and API ---------------------------------------------------------------------------
@@ -193,6 +195,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "BrandStatusEnum": "tenants.models.Brand.Status",
+        "GuideKindEnum": "guides.models.Guide.Kind",
+        "RoomKindEnum": "livestream.models.LiveRoom.Kind",
+        "CommissionEntryKindEnum": "guides.models.CommissionEntry.Kind",
+        "CommissionEntryRoleEnum": "guides.models.CommissionEntry.Role",
+        "SettlementStatusEnum": "guides.models.Settlement.Status",
+        "ShareTargetEnum": "guides.models.ShareCode.Target",
         "RoomStatusEnum": "livestream.models.LiveRoom.Status",
         "CoStreamStatusEnum": "livestream.models.CoStream.Status",
         "FestivalStatusEnum": "livestream.models.Festival.Status",
@@ -203,7 +211,6 @@ SPECTACULAR_SETTINGS = {
         "PaymentStatusEnum": "commerce.models.Payment.Status",
         "RefundStatusEnum": "commerce.models.Refund.Status",
         "CouponKindEnum": "coupons.models.CouponTemplate.Kind",
-        "RoomKindEnum": "livestream.models.LiveRoom.Kind",
         "CommentStatusEnum": "livestream.models.Comment.Status",
         "ProductAuditStatusEnum": "commerce.models.Product.AuditStatus",
         "StoreStatusEnum": "guides.models.Store.Status",
@@ -256,6 +263,11 @@ LIVE_PUSH_URL_TEMPLATE = env.str(
 )
 # The mini-program page that opens a room; reminders and share codes link to it.
 MP_ROOM_PAGE = env.str("MP_ROOM_PAGE", default="pages/room/index")
+# The pages a guide's share code opens for a product or a store (the scene tells them who shared).
+MP_PRODUCT_PAGE = env.str("MP_PRODUCT_PAGE", default="pages/product/index")
+MP_STORE_PAGE = env.str("MP_STORE_PAGE", default="pages/store/index")
+# Share posters draw the room cover or product image when it can be fetched within this many seconds.
+SHARE_POSTER_IMAGE_TIMEOUT = env.float("SHARE_POSTER_IMAGE_TIMEOUT", default=3.0)
 
 # --- WeChat Pay -----------------------------------------------------------------------------
 # Used when WECHAT_BACKEND is "wechat" (../shared/WECHAT.md §6); the sandbox needs none of them.
@@ -271,3 +283,6 @@ WECHATPAY_PUBLIC_KEY_ID = env.str("WECHATPAY_PUBLIC_KEY_ID", default="")
 # Where WeChat Pay POSTs payment and refund results; no query string (WECHAT.md §6).
 WECHATPAY_NOTIFY_URL = env.str("WECHATPAY_NOTIFY_URL", default="")
 WECHATPAY_API_BASE = env.str("WECHATPAY_API_BASE", default="")  # empty: https://api.mch.weixin.qq.com
+# Commission payouts (商家转账): "sandbox" or "wechat" (through the WeChat Pay settings above).
+TRANSFER_BACKEND = env.str("TRANSFER_BACKEND", default=WECHAT_BACKEND)
+WECHATPAY_TRANSFER_NOTIFY_URL = env.str("WECHATPAY_TRANSFER_NOTIFY_URL", default="")

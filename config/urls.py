@@ -10,12 +10,13 @@ from redis.asyncio import Redis as AsyncRedis
 
 from commerce import urls as commerce_urls
 from coupons import urls as coupons_urls
+from guides import urls as guides_urls
 from livestream import urls as livestream_urls
 from tenants import urls as tenants_urls
 from tenants.api.errors import is_api_request, json_error_response
 
 # coupons before livestream: its rooms/<id>/coupon-drops would otherwise meet rooms/<id>/<action>.
-APPS = [tenants_urls, commerce_urls, coupons_urls, livestream_urls]
+APPS = [tenants_urls, commerce_urls, coupons_urls, livestream_urls, guides_urls]
 
 
 def audience(name):

@@ -24,6 +24,7 @@ from commerce.services.pricing import PricedLine, price_order
 from coupons import services as coupon_services
 from guides.models import Store
 from guides.services import attribute_order
+from guides.services.commission import commission_accrue
 from livestream.models import LiveRoom, RoomProduct
 from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source
 from tenants.errors import Conflict, InvalidInput, NotFound
@@ -493,6 +494,7 @@ def order_mark_paid(*, order: Order, paid_at=None) -> bool:
         return False
     Customer.objects.filter(pk=order.customer_id, first_paid_at__isnull=True).update(first_paid_at=paid_at)
     coupon_services.coupons_order_paid(order=order, paid_at=paid_at)
+    commission_accrue(order=order)
     return True
 
 

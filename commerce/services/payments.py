@@ -17,6 +17,7 @@ from commerce.models import Order, OrderEvent, OrderLine, Payment, Refund, Sku
 from commerce.payments import payment_provider
 from commerce.payments.base import InvalidNotification, Notification, PrepayRequest, RefundRequest
 from commerce.services.orders import Status, _invalid_transition, _move, order_mark_paid
+from guides.services.commission import commission_sync_refunds
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope
@@ -315,6 +316,7 @@ def refund_settle(*, refund: Refund, succeeded: bool) -> bool:
             sku_id = OrderLine.objects.filter(pk=item["line_id"]).values_list("sku_id", flat=True).get()
             Sku.objects.filter(pk=sku_id).update(stock=F("stock") + item["quantity"])
     Order.objects.filter(pk=order.pk).update(refunded_total=F("refunded_total") + refund.amount)
+    commission_sync_refunds(order=order)
     fully = not OrderLine.objects.filter(order=order, refunded_quantity__lt=F("quantity")).exists()
     _move(
         order,

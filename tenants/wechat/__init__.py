@@ -12,6 +12,7 @@ from tenants.wechat.base import (
     MessageRejected,
     MiniProgramClient,
     SubscribeMessage,
+    UnlimitedCode,
     build_subscribe_data,
     fit_subscribe_value,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "MessageRejected",
     "MiniProgramClient",
     "SubscribeMessage",
+    "UnlimitedCode",
     "build_subscribe_data",
     "fit_subscribe_value",
     "mini_program_client",

@@ -1,3 +1,4 @@
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -88,10 +89,48 @@ def check_subscribe_message(message: SubscribeMessage) -> None:
         raise MessageRejected("invalid_template", 40037, "template_id is empty")
 
 
+# A scene as the unlimited-code API takes it (WECHAT.md §4).
+SCENE_PUNCTUATION = "!#$&'()*+,/:;=?@-._~"
+SCENE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
+
+
+@dataclass(frozen=True)
+class UnlimitedCode:
+    """One unlimited mini-program code (WECHAT.md §4): ``scene`` ≤ 32 visible characters."""
+
+    scene: str
+    page: str = ""
+    width: int = 430
+    check_path: bool = True
+    env_version: str = "release"
+
+    def __post_init__(self):
+        if not SCENE.match(self.scene):
+            raise ValueError(f"a scene is 1–32 of digits, letters and {SCENE_PUNCTUATION}: {self.scene!r}")
+        if self.page.startswith("/") or "?" in self.page:
+            raise ValueError(f"a code's page has no leading / and no query: {self.page!r}")
+        if not 280 <= self.width <= 1280:
+            raise ValueError(f"width is 280–1280: {self.width}")
+        if self.env_version not in ("release", "trial", "develop"):
+            raise ValueError(f"env_version is release, trial or develop: {self.env_version!r}")
+
+    def as_body(self) -> dict:
+        body = {"scene": self.scene, "width": self.width, "check_path": self.check_path}
+        if self.page:
+            body["page"] = self.page
+        if self.env_version != "release":
+            body["env_version"] = self.env_version
+        return body
+
+
 class MiniProgramClient(Protocol):
     appid: str
 
     def code_to_session(self, code: str) -> CodeSession: ...
+
+    def get_unlimited_code(self, code: UnlimitedCode) -> bytes:
+        """The PNG of a mini-program code that opens ``code.page`` with ``code.scene``."""
+        ...
 
     def send_subscribe_message(self, message: SubscribeMessage) -> None:
         """Send one subscribe message; ``MessageRejected`` if it can never be delivered."""

@@ -17,6 +17,7 @@ from tenants.wechat.base import (
     CodeSession,
     MessageRejected,
     SubscribeMessage,
+    UnlimitedCode,
     build_subscribe_data,
     check_subscribe_message,
 )
@@ -79,6 +80,23 @@ def raise_for_subscribe_errcode(payload: dict) -> None:
         # A refusal is an everyday outcome, not trouble: keep it out of the warnings.
         logger.info("WeChat rejected a subscribe message: %s %s", errcode, errmsg)
         raise MessageRejected(SUBSCRIBE_REJECTIONS[errcode], errcode, errmsg)
+    raise_for_errcode(payload)
+
+
+# getwxacodeunlimit errcodes that name a mistake in the request (WECHAT.md §4).
+CODE_ERRCODES: dict[int, tuple[type[DomainError], str, str]] = {
+    41030: (InvalidInput, "invalid_page", "The page does not exist in the published mini-program."),
+    40129: (InvalidInput, "invalid_scene", "WeChat refused the scene."),
+    40169: (InvalidInput, "invalid_scene", "WeChat refused the scene's length."),
+}
+
+
+def raise_for_code_errcode(payload: dict) -> None:
+    errcode = payload.get("errcode") or 0
+    if errcode in CODE_ERRCODES:
+        error_class, code, message = CODE_ERRCODES[errcode]
+        logger.warning("WeChat refused a mini-program code: %s %s", errcode, payload.get("errmsg", ""))
+        raise error_class(code, message, fields={"errcode": errcode})
     raise_for_errcode(payload)
 
 
@@ -223,3 +241,18 @@ class WeChatMiniProgramClient:
             raise UpstreamError(
                 "wechat_unavailable", "WeChat answered the subscribe message with something unexpected."
             )
+
+    # --- mini-program codes ------------------------------------------------------------------
+    def get_unlimited_code(self, code: UnlimitedCode) -> bytes:
+        """``wxa/getwxacodeunlimit`` (WECHAT.md §4): image bytes on success, a JSON errcode otherwise."""
+        response = self.call_with_token(
+            "POST",
+            "/wxa/getwxacodeunlimit",
+            content=json.dumps(code.as_body()).encode(),
+            headers={"content-type": "application/json"},
+            check=raise_for_code_errcode,
+        )
+        if _is_json(response) or not response.headers.get("content-type", "").startswith("image/"):
+            # An errcode of 0 with no image, or something that is neither: not a code.
+            raise UpstreamError("wechat_unavailable", "WeChat answered the code request without an image.")
+        return response.content

@@ -2,14 +2,18 @@
 
 import dataclasses
 import hashlib
+import io
 import re
 from typing import ClassVar
+
+import qrcode
 
 from tenants.errors import InvalidInput
 from tenants.wechat.base import (
     CodeSession,
     MessageRejected,
     SubscribeMessage,
+    UnlimitedCode,
     check_subscribe_message,
     fit_subscribe_data,
 )
@@ -55,3 +59,11 @@ class SandboxMiniProgramClient:
         if message.openid in self.refusing_openids:
             raise MessageRejected("refused", 43101, "user refuse to accept the msg")
         self.outbox.append(dataclasses.replace(message, data=fit_subscribe_data(message.data)))
+
+    def get_unlimited_code(self, code: UnlimitedCode) -> bytes:
+        """A QR code drawn locally, carrying what the real code opens: the page and the scene."""
+        image = qrcode.make(f"{self.appid}/{code.page}?scene={code.scene}", box_size=10, border=2)
+        image = image.get_image().convert("RGB").resize((code.width, code.width))
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()

@@ -11,6 +11,7 @@ from django.utils import timezone
 from commerce.models import Product
 from commerce.services import products as product_services
 from coupons.demo import seed_demo_coupons
+from guides import demo as guides_demo
 from guides.models import Guide, Store
 from livestream.models import LiveRoom
 from livestream.services import room_products, rooms
@@ -70,6 +71,7 @@ class Command(BaseCommand):
                     self.rooms(brand)
                     self.customers(brand)
                     seed_demo_coupons(brand)
+                    guides_demo.seed(brand)
         self.report()
 
     def user(self, username, **flags):
