@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import recreate_database  # noqa: E402
+
 HOST = "127.0.0.1"
 ADDRESS = {
     "name": "Bench",
@@ -52,17 +54,6 @@ def parse_args():
 
 
 # --- set-up ---------------------------------------------------------------------------------------
-
-
-def recreate_database(pg_url: str, name: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(f"{pg_url}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
 
 
 def server_env(args) -> dict:

@@ -88,10 +88,9 @@ def parse_args():
 
 def liveroom_updates(pg_url: str, database: str) -> int:
     """Rows of livestream_liveroom updated so far, as PostgreSQL's statistics count them."""
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(f"{pg_url}/{database}")
-    conn.autocommit = True
+    conn = psycopg.connect(f"{pg_url}/{database}", autocommit=True)
     with conn.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'livestream_liveroom'")

@@ -57,10 +57,10 @@ def parse_args():
 
 # --- the bench database ------------------------------------------------------------------------
 def _admin_connection(url: str):
-    import psycopg2
+    import psycopg
 
     parts = urlsplit(url)
-    connection = psycopg2.connect(
+    connection = psycopg.connect(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or 5432,
         user=parts.username or "postgres",

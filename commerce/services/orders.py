@@ -23,7 +23,7 @@ from commerce.services import flash_sales
 from commerce.services.pricing import PricedLine, price_order
 from coupons import services as coupon_services
 from guides.models import Store
-from guides.services import attribute_order
+from guides.services import attribution_for
 from guides.services.commission import commission_accrue
 from livestream.models import LiveRoom, RoomProduct
 from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source
@@ -167,12 +167,13 @@ def _place(
                 fields={"lines": {index: {"quantity": [f"1 to {MAX_QUANTITY}."]}}},
             )
     merged = _merge(line_requests)
-    with batch():  # the transaction's BEGIN and both reads, in one round trip
-        skus = _skus_with_products(brand, {line.sku_id for line in merged})
-        sales = flash_sales.flash_sales_by_id(brand, {line.flash_sale_id for line in merged if line.flash_sale_id})
-    skus, sales = skus(), sales()
     room = _room(room_id) if room_id is not None else None
     entry = resolve_entry_source(room, source) if room is not None else _roomless_source(source)
+    with batch():  # the transaction's BEGIN and these reads, in one round trip
+        skus = _skus_with_products(brand, {line.sku_id for line in merged})
+        sales = flash_sales.flash_sales_by_id(brand, {line.flash_sale_id for line in merged if line.flash_sale_id})
+        credit = attribution_for(brand=brand, customer=customer, scene=entry.scene)
+    skus, sales, credit = skus(), sales(), credit()
     priced = [_priced_line(line, skus, room, customer) for line in merged]
     if room is not None:
         _check_listed(room, priced)
@@ -193,7 +194,6 @@ def _place(
     if coupon_id is not None:
         coupon = coupon_services.coupon_offer_for_order(customer=customer, coupon_id=coupon_id, now=now)
     quote = price_order(brand=brand, lines=priced, delivery=delivery, coupon=coupon)
-    credit = attribute_order(brand=brand, customer=customer, scene=entry.scene)
 
     order = Order(
         brand=brand,
@@ -205,9 +205,9 @@ def _place(
         festival_id=entry.festival_id,
         costream_id=entry.costream_id,
         referring_room_id=entry.referring_room_id,
-        guide=credit.guide,
-        store=credit.store,
-        leader=credit.leader,
+        guide_id=credit.guide_id,
+        store_id=credit.store_id,
+        leader_id=credit.leader_id,
         note=note.strip()[:200],
         items_total=quote.items_total,
         discount_total=quote.discount_total,

@@ -5,6 +5,6 @@ bindings and order attribution), ``commission`` (rules, the ledger), ``settlemen
 ``leaderboard`` (campaigns and the hourly ranking).
 """
 
-from guides.services.shares import NOBODY, Attribution, attribute_order
+from guides.services.shares import NOBODY, Attribution, attribute_order, attribution_for
 
-__all__ = ["NOBODY", "Attribution", "attribute_order"]
+__all__ = ["NOBODY", "Attribution", "attribute_order", "attribution_for"]

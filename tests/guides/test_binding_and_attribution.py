@@ -133,8 +133,8 @@ def test_an_unknown_scene_or_a_left_guides_scene_falls_back_to_the_binding(
     gone = share(brand, guide, "product", sku.product.pk).scene
     with brand_scope(brand):
         stores.guide_leave(brand=brand, guide=guide)
-        assert attribute_order(brand=brand, customer=customer, scene="nope").guide == other_guide
-        assert attribute_order(brand=brand, customer=customer, scene=gone).guide == other_guide
+        assert attribute_order(brand=brand, customer=customer, scene="nope").guide_id == other_guide.pk
+        assert attribute_order(brand=brand, customer=customer, scene=gone).guide_id == other_guide.pk
 
 
 def test_attribution_never_changes_after_placement(brand, make_customer, guide, other_guide, sku):
@@ -158,7 +158,7 @@ def test_another_brands_scene_is_unknown_here(brand, other_brand, make_customer,
     scene = share(other_brand, rival_guide, "product", rival_sku.product.pk).scene
     customer = make_customer(brand)
     with brand_scope(brand):
-        assert attribute_order(brand=brand, customer=customer, scene=scene).guide is None
+        assert attribute_order(brand=brand, customer=customer, scene=scene).guide_id is None
 
 
 # --- the visit endpoint ------------------------------------------------------------------------
