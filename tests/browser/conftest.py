@@ -146,7 +146,10 @@ def _clean_up(redis_prefix: str, django_db_blocker):
 @pytest.fixture(scope="module")
 def chromium():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"No Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does).")
+        message = f"No Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)."
+        if os.environ.get("SIYU_REQUIRE_BROWSER"):  # CI: a missing browser is a failure, not a skip
+            pytest.fail(message)
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the only database work here is

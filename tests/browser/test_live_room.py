@@ -123,3 +123,56 @@ def test_an_operator_of_another_brand_cannot_open_this_rooms_console(open_page, 
     expect(page.locator("#live")).to_be_hidden()
     expect(page.locator("#room-title")).to_have_text("")
     assert ROOM_TITLE not in page.content()
+
+
+def test_a_dropped_viewer_reconnects_and_resumes_from_the_snapshot(open_page, show):
+    viewer = live_viewer(open_page, show)
+    other = live_viewer(open_page, show)
+
+    viewer.evaluate("window.siyuViewer.socket.drop()")
+    text = f"while you were away {uuid.uuid4().hex[:6]}"
+    comment(other, text)
+
+    viewer.wait_for_function("window.siyuViewer.state.snapshots >= 2")
+    expect(viewer.locator("#comments li", has_text=text)).to_have_count(1)  # from the snapshot, once
+    expect(viewer.locator("#connection")).to_be_hidden()
+    mine = f"back again {uuid.uuid4().hex[:6]}"
+    comment(viewer, mine)
+    expect(other.locator("#comments li", has_text=mine)).to_be_visible()
+
+
+def test_likes_are_sent_in_batches_and_reach_the_console(open_page, show):
+    console = live_console(open_page, show)
+    viewer = live_viewer(open_page, show)
+    viewer.evaluate(
+        """() => {
+            const socket = window.siyuViewer.socket.socket;
+            window.sentLikes = [];
+            const send = socket.send.bind(socket);
+            socket.send = (frame) => {
+                if (JSON.parse(frame).type === "like") window.sentLikes.push(frame);
+                send(frame);
+            };
+        }"""
+    )
+    expect(console.locator("#likes")).not_to_have_text("")
+    before = int(console.locator("#likes").inner_text())
+
+    for _ in range(7):
+        viewer.click("#like")
+
+    expect(console.locator("#likes")).to_have_text(str(before + 7))
+    frames = viewer.evaluate("window.sentLikes.map((f) => JSON.parse(f).data.count)")
+    assert sum(frames) == 7 and len(frames) < 7
+
+
+def test_an_upcoming_room_counts_down_and_takes_a_reminder(open_page, show):
+    token_rooms = show["api"]("GET", "/rooms?status=scheduled")["results"]
+    upcoming = next(r for r in token_rooms if r["title"] == "Winter preview night")
+    viewer = open_page(f"/live/rooms/{upcoming['id']}/", name="viewer", mobile=True)
+
+    expect(viewer.locator("#status")).to_have_text("Upcoming")
+    expect(viewer.locator("#countdown")).to_contain_text("h ")
+    viewer.click("#remind")
+    expect(viewer.locator("#remind")).to_contain_text("Reminder set")
+    assert show["api"]("GET", f"/rooms/{upcoming['id']}")["reminders"]["pending"] >= 1

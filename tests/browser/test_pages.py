@@ -1,7 +1,11 @@
 """The two pages as Django serves them: static shells that the API and websocket fill in."""
 
-import pytest
+from io import StringIO
 
+import pytest
+from django.core.management import CommandError, call_command
+
+from livestream.models import LiveRoom
 from tests.commerce.conftest import create_room
 
 pytestmark = pytest.mark.django_db
@@ -40,3 +44,21 @@ def test_the_pages_static_files_are_served(client):
         assert response.status_code == 200, name
         body = b"".join(response.streaming_content) if response.streaming else response.content
         assert len(body) > 500, name
+
+
+def test_demo_pages_prints_both_pages_and_the_admin_with_their_logins():
+    call_command("seed_demo", stdout=StringIO())
+    out = StringIO()
+    call_command("demo_pages", "--base", "http://example.test:9000/", stdout=out)
+
+    live = LiveRoom.unscoped.get(brand__slug="demo", title="Autumn new arrivals")
+    text = out.getvalue()
+    assert f"http://example.test:9000/live/rooms/{live.pk}/" in text
+    assert f"http://example.test:9000/console/rooms/{live.pk}/live" in text
+    assert "http://example.test:9000/admin/" in text
+    assert "demo-operator / siyu-demo-2026" in text
+
+
+def test_demo_pages_without_demo_data_says_what_to_run():
+    with pytest.raises(CommandError, match="seed_demo"):
+        call_command("demo_pages")

@@ -210,7 +210,7 @@ function setPinned(comment) {
   pinned.hidden = !comment;
   if (!comment) return pinned.replaceChildren();
   const unpin = () => act(() => call("POST", `/comments/${comment.id}/unpin`));
-  pinned.replaceChildren("📌 ", el("b", {}, comment.customer.nickname), " ", comment.text, " ", el("button", { type: "button", onclick: unpin }, "Unpin"));
+  pinned.replaceChildren("Pinned · ", el("b", {}, comment.customer.nickname), " ", comment.text, " ", el("button", { type: "button", onclick: unpin }, "Unpin"));
 }
 
 // --- co-stream ----------------------------------------------------------------------------------

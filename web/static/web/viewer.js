@@ -35,6 +35,9 @@ async function login(force = false) {
 
 const call = (method, path, body, headers) => api(method, path, { token: state.token, body, headers });
 
+// Pictures that fail to load (offline demo, a dead link) are left out rather than shown broken.
+for (const img of document.querySelectorAll("img")) img.addEventListener("error", () => img.classList.add("broken"));
+
 // --- room ---------------------------------------------------------------------------------------
 async function loadRoom() {
   const room = await call("GET", roomPath);
@@ -148,7 +151,7 @@ function addComment(comment) {
 
 function setPinned(comment) {
   const pinned = $("pinned");
-  pinned.replaceChildren(...(comment ? ["📌 ", el("b", {}, comment.customer.nickname), " ", comment.text] : []));
+  pinned.replaceChildren(...(comment ? ["Pinned · ", el("b", {}, comment.customer.nickname), " ", comment.text] : []));
   pinned.hidden = !comment;
   pinned.dataset.id = comment ? comment.id : "";
 }
@@ -199,6 +202,7 @@ function setPushed(product) {
   card.hidden = !product;
   if (!product) return;
   card.dataset.productId = product.id;
+  $("product-cover").classList.remove("broken");
   $("product-cover").src = product.cover_url || "";
   $("product-name").textContent = product.name;
   $("product-price").textContent = priceText(product);
