@@ -20,7 +20,7 @@ import httpx
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -134,6 +134,7 @@ def _clean_up(redis_prefix: str, django_db_blocker):
     if connection.vendor != "sqlite":  # the SQLite server had a copy; this one was shared
         with django_db_blocker.unblock():
             call_command("flush", interactive=False, verbosity=0)
+            connection.close()
     if settings.REDIS_URL:
         import redis
 
@@ -144,7 +145,9 @@ def _clean_up(redis_prefix: str, django_db_blocker):
 
 
 @pytest.fixture(scope="module")
-def chromium():
+def chromium(live_asgi):
+    # After the live server (and torn down before it): the server's set-up and clean-up use this
+    # process's database connection, which must happen outside Playwright's event loop.
     if not Path(CHROMIUM).exists():
         message = f"No Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)."
         if os.environ.get("SIYU_REQUIRE_BROWSER"):  # CI: a missing browser is a failure, not a skip
@@ -162,6 +165,9 @@ def chromium():
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             yield browser
             browser.close()
+            # Connections opened while Playwright's loop ran (each test's transaction) live in
+            # that loop's context: close them here, or PostgreSQL cannot drop the test database.
+            connections.close_all()
     finally:
         if previous is None:
             del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]

@@ -284,7 +284,7 @@ const handlers = {
   },
   "product.push": () => call("GET", `/rooms/${roomId}`).then((r) => (room = r)).then(loadProducts),
   "product.sale": () => loadProducts(),
-  "room.status": () => call("GET", `/rooms/${roomId}`).then(renderRoom),
+  "room.status": () => call("GET", `/rooms/${roomId}`).then(renderRoom).then(loadProducts),
   costream: () => loadCostreams(),
 };
 

@@ -12,7 +12,7 @@ const LIKE_BATCH_MS = 1000; // taps are summed and sent at most once a second, 1
 // mini-program's page query passes it on: it is checked by the room detail and sent with orders.
 const entrySource = new URLSearchParams(location.search).get("source") || "";
 const roomPath = `/api/v1/mp/rooms/${roomId}` + (entrySource ? `?source=${encodeURIComponent(entrySource)}` : "");
-const state = { snapshots: 0, room: null, me: null, token: null, products: new Map(), pushed: null, drops: new Map(), muted: false };
+const state = { snapshots: 0, room: null, me: null, token: null, products: new Map(), pushed: null, drops: new Map() };
 
 // --- login --------------------------------------------------------------------------------------
 // A real mini-program calls wx.login() and sends the code it gets; on the sandbox WeChat client
@@ -338,6 +338,9 @@ const handlers = {
   "coupon.drop": addDrop,
   "customer.muted": (data) => {
     if (data.customer_id === state.me?.id) show($("composer-error"), COMMENT_ERRORS.muted);
+  },
+  "customer.unmuted": (data) => {
+    if (data.customer_id === state.me?.id) show($("composer-error"), "");
   },
   error: (data) => show($("composer-error"), COMMENT_ERRORS[data.code] || data.message),
 };
