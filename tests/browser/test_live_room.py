@@ -95,6 +95,25 @@ def test_a_purchase_moves_the_consoles_order_count(open_page, show):
     expect(console.locator("#paid-orders")).to_have_text(str(paid_before + 1))
 
 
+def test_the_operator_pins_and_hides_comments_on_every_viewers_screen(open_page, show):
+    console = live_console(open_page, show)
+    viewer = live_viewer(open_page, show)
+    keep, drop = f"keep me {uuid.uuid4().hex[:6]}", f"hide me {uuid.uuid4().hex[:6]}"
+    comment(viewer, keep)
+    comment(viewer, drop)
+    expect(console.locator("#comments li", has_text=drop)).to_be_visible()
+
+    # Just said, the comments are not saved yet: the console waits for them (up to a few seconds).
+    console.locator("#comments li", has_text=keep).get_by_role("button", name="Pin").click()
+    expect(viewer.locator("#pinned")).to_contain_text(keep, timeout=15_000)
+    console.locator("#comments li", has_text=drop).get_by_role("button", name="Hide").click()
+
+    expect(viewer.locator("#comments li", has_text=drop)).to_have_count(0, timeout=15_000)
+    expect(console.locator("#comments li", has_text=drop)).to_have_count(0)
+    expect(viewer.locator("#comments li", has_text=keep)).to_be_visible()
+    expect(console.locator("#action-error")).to_be_hidden()
+
+
 def test_a_muted_viewers_comment_is_refused_with_the_message_shown(open_page, show):
     console = live_console(open_page, show)
     viewer = live_viewer(open_page, show)

@@ -177,7 +177,7 @@ function addComment(comment) {
   if (list.querySelector(`[data-id="${comment.id}"]`)) return;
   const commentAction = (action) => () =>
     act(async () => {
-      await call("POST", `/comments/${comment.id}/${action}`);
+      await untilSaved(() => call("POST", `/comments/${comment.id}/${action}`));
       if (action === "hide") list.querySelector(`[data-id="${comment.id}"]`)?.remove();
     });
   const mute = () =>
@@ -205,11 +205,27 @@ function addComment(comment) {
   list.scrollTop = list.scrollHeight;
 }
 
+// Comments reach the database in batches (every few seconds): acting on one that was just said
+// answers comment_not_found until it is saved, so the console tries again for a little while.
+async function untilSaved(request, tries = 10) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const answer = await request();
+      show($("action-error"), "");
+      return answer;
+    } catch (err) {
+      if (err.code !== "comment_not_found" || attempt >= tries) throw err;
+      show($("action-error"), "Saving the comment first…");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
 function setPinned(comment) {
   const pinned = $("pinned");
   pinned.hidden = !comment;
   if (!comment) return pinned.replaceChildren();
-  const unpin = () => act(() => call("POST", `/comments/${comment.id}/unpin`));
+  const unpin = () => act(() => untilSaved(() => call("POST", `/comments/${comment.id}/unpin`)));
   pinned.replaceChildren("Pinned · ", el("b", {}, comment.customer.nickname), " ", comment.text, " ", el("button", { type: "button", onclick: unpin }, "Unpin"));
 }
 
