@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "livestream",
     "guides",
     "coupons",
+    "web",
 ]
 
 MIDDLEWARE = [

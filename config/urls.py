@@ -40,6 +40,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", HealthCheckView.as_view(checks=health_checks), name="healthz"),
     path(settings.ADMIN_URL_PATH, admin.site.urls),
+    path("", include("web.urls")),
 ]
 
 

@@ -5,9 +5,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
+from commerce.selectors import room_sales
 from guides.models import Store
 from livestream import selectors
 from livestream.models import CoStream, LiveRoom, ReminderSubscription, RoomProduct, Venue
+from livestream.realtime import live_counters, store
 from livestream.services import costreams, festivals, room_products, rooms
 from livestream.services.costreams import costream_event_data
 from tenants.api.base import ConsoleAPIView
@@ -148,6 +150,38 @@ class RoomDetailApi(ConsoleAPIView):
         data.is_valid(raise_exception=True)
         room = rooms.room_update(brand=request.brand, room=room, **room_fields(data.validated_data))
         return Response(RoomSerializer(room).data)
+
+
+class RoomStatsApi(ConsoleAPIView):
+    """The show's live counters: online now and peak, likes, and what the room sold. The live
+    console polls it for orders and GMV (viewers are never sent those on the room's socket)."""
+
+    class OutputSerializer(serializers.Serializer):
+        room_id = serializers.IntegerField()
+        status = serializers.CharField()
+        online = serializers.IntegerField()
+        peak_online = serializers.IntegerField()
+        likes = serializers.IntegerField()
+        orders = serializers.IntegerField(help_text="Orders placed in the room, whatever became of them.")
+        paid_orders = serializers.IntegerField()
+        paid_gmv = serializers.IntegerField(help_text="Fen paid for the room's orders, before refunds.")
+        refunded = serializers.IntegerField(help_text="Fen refunded on the room's orders.")
+
+    @extend_schema(responses={200: OutputSerializer}, tags=TAGS)
+    def get(self, request, room_id):
+        room = selectors.get_room(room_id)
+        counters = live_counters([room])[room.pk]
+        peak = max(store().peaks([room.pk]).get(room.pk, 0), room.peak_online)
+        return Response(
+            {
+                "room_id": room.pk,
+                "status": room.status,
+                "online": counters["online"],
+                "peak_online": max(peak, counters["online"]),
+                "likes": counters["likes"],
+                **room_sales(room_id=room.pk),
+            }
+        )
 
 
 ROOM_ACTIONS = {

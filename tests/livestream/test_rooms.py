@@ -518,6 +518,7 @@ ISOLATION = [
         "room_not_found",
     ),
     ("console-room-products", "get", lambda w: f"{ROOMS}/{w['rival_live'].pk}/products", None, "room_not_found"),
+    ("console-room-stats", "get", lambda w: f"{ROOMS}/{w['rival_live'].pk}/stats", None, "room_not_found"),
     (
         "console-room-products",
         "post",

@@ -1,0 +1,131 @@
+// The REST and websocket client both pages share: exactly what a mini-program would do with
+// wx.request and wx.connectSocket. Errors come back in Siyu's one shape:
+// {"error": {"code", "message", "fields"}}.
+
+export class ApiError extends Error {
+  constructor(status, code, message, fields) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.fields = fields || {};
+  }
+}
+
+export async function api(method, path, { token, brand, body, headers } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers } };
+  if (token) init.headers.Authorization = `Bearer ${token}`;
+  if (brand) init.headers["X-Brand"] = String(brand);
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, "network", "The network is down; try again.");
+  }
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = (data && data.error) || {};
+    throw new ApiError(response.status, error.code || "http_" + response.status, error.message || response.statusText, error.fields);
+  }
+  return data;
+}
+
+export const yuan = (fen) => "¥" + (fen / 100).toFixed(2);
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
+  }
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+export function show(node, text) {
+  node.textContent = text || "";
+  node.hidden = !text;
+}
+
+// Close codes after which reconnecting cannot help (README, "Websocket").
+const FINAL = { 4403: "Not allowed in this room.", 4404: "No such room.", 4409: "The show is over." };
+const PING_EVERY = 15000;
+const PONG_WAIT = 10000;
+
+// One room socket that reconnects after a drop (backing off up to 10 s) and starts again from the
+// snapshot the server sends first on every connection. `tick` frames (very large rooms) carry
+// several events: they are unpacked, so handlers only ever see plain events.
+export class RoomSocket {
+  constructor(url, { onEvent, onState }) {
+    this.url = url; // a function, so a fresh token is used on each reconnect
+    this.onEvent = onEvent;
+    this.onState = onState || (() => {});
+    this.attempt = 0;
+    this.stopped = false;
+  }
+
+  connect() {
+    const socket = new WebSocket(this.url());
+    this.socket = socket;
+    socket.onopen = () => {
+      this.attempt = 0;
+      this.onState("open");
+      this.pinger = setInterval(() => this.ping(), PING_EVERY);
+    };
+    socket.onmessage = (message) => {
+      const frame = JSON.parse(message.data);
+      if (frame.type === "pong") {
+        clearTimeout(this.pongTimer);
+        return;
+      }
+      for (const event of frame.type === "tick" ? frame.data.events : [frame]) this.onEvent(event.type, event.data || {});
+    };
+    socket.onclose = (event) => {
+      clearInterval(this.pinger);
+      clearTimeout(this.pongTimer);
+      if (this.socket !== socket || this.stopped) return;
+      if (FINAL[event.code]) {
+        this.onState("closed", event.code, FINAL[event.code]);
+        return;
+      }
+      const delay = Math.min(10000, 500 * 2 ** this.attempt++);
+      this.onState("reconnecting", event.code, `Connection lost; reconnecting in ${Math.round(delay / 1000)} s…`);
+      this.retry = setTimeout(() => this.connect(), delay);
+    };
+  }
+
+  ping() {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    this.send("ping", { t: Date.now() });
+    // A socket can die silently (phone asleep, NAT dropped it): no pong in time means reconnect.
+    clearTimeout(this.pongTimer);
+    this.pongTimer = setTimeout(() => this.socket.close(), PONG_WAIT);
+  }
+
+  send(type, data = {}) {
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify({ type, data }));
+    return true;
+  }
+
+  // Drop the connection as a network failure would (the reconnect path is the normal one).
+  drop() {
+    this.socket.close();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    if (this.socket) this.socket.close();
+  }
+}
+
+export function socketUrl(roomId, params) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws/rooms/${roomId}/?${new URLSearchParams(params)}`;
+}

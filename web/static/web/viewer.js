@@ -1,0 +1,385 @@
+// The viewer's page: what a brand's mini-program room page does, in a mobile-width browser page.
+import { ApiError, RoomSocket, api, el, show, socketUrl, yuan } from "./api.js";
+
+const roomId = Number(document.body.dataset.roomId);
+const appid = document.body.dataset.appid;
+const $ = (id) => document.getElementById(id);
+const STORE_KEY = `siyu.viewer.${appid}`;
+const MAX_COMMENTS = 100;
+const LIKE_BATCH_MS = 1000; // taps are summed and sent at most once a second, 100 at most per frame
+
+// Where the viewer came from (a festival venue, a co-stream partner, a share code), as the
+// mini-program's page query passes it on: it is checked by the room detail and sent with orders.
+const entrySource = new URLSearchParams(location.search).get("source") || "";
+const roomPath = `/api/v1/mp/rooms/${roomId}` + (entrySource ? `?source=${encodeURIComponent(entrySource)}` : "");
+const state = { snapshots: 0, room: null, me: null, token: null, products: new Map(), pushed: null, drops: new Map() };
+
+// --- login --------------------------------------------------------------------------------------
+// A real mini-program calls wx.login() and sends the code it gets; on the sandbox WeChat client
+// (the embedded default) any code will do and the same code always maps to the same customer, so
+// this page keeps one random code per browser as its "WeChat identity".
+async function login(force = false) {
+  const saved = JSON.parse(localStorage.getItem(STORE_KEY) || "{}");
+  if (!force && saved.token && saved.expiresAt > Date.now() + 60000) {
+    Object.assign(state, { token: saved.token, me: saved.customer });
+    return;
+  }
+  const code = saved.code || "h5" + crypto.randomUUID().replaceAll("-", "");
+  const nickname = saved.customer?.nickname || `Viewer ${code.slice(2, 6).toUpperCase()}`;
+  const answer = await api("POST", "/api/v1/mp/login", { body: { appid, code, nickname } });
+  state.token = answer.token;
+  state.me = answer.customer;
+  const record = { code, token: answer.token, customer: answer.customer, expiresAt: Date.now() + answer.expires_in * 1000 };
+  localStorage.setItem(STORE_KEY, JSON.stringify(record));
+}
+
+const call = (method, path, body, headers) => api(method, path, { token: state.token, body, headers });
+
+// Pictures that fail to load (offline demo, a dead link) are left out rather than shown broken.
+for (const img of document.querySelectorAll("img")) img.addEventListener("error", () => img.classList.add("broken"));
+
+// --- room ---------------------------------------------------------------------------------------
+async function loadRoom() {
+  const room = await call("GET", roomPath);
+  state.room = room;
+  state.source = entrySource;
+  state.products = new Map(room.products.map((p) => [p.id, p]));
+  $("title").textContent = room.title;
+  $("anchor").textContent = room.anchor_name;
+  document.title = room.title;
+  if (room.cover_image_url) {
+    $("cover").src = room.cover_image_url;
+    $("cover").hidden = false;
+  }
+  setOnline(room.online);
+  setLikes(room.likes);
+  setPushed(room.pushed_product);
+  setCostream(room.costream ? { status: "active", partner: room.costream.partner } : null);
+  setStatus(room.status);
+}
+
+function setStatus(status) {
+  const room = state.room;
+  room.status = status;
+  $("status").textContent = { live: "LIVE", paused: "Paused", scheduled: "Upcoming", ended: "Ended", cancelled: "Cancelled", banned: "Closed" }[status] || status;
+  $("status").dataset.status = status;
+  $("upcoming").hidden = status !== "scheduled";
+  const over = ["ended", "cancelled", "banned"].includes(status);
+  $("ended").hidden = !over;
+  if (over && room.replay_url) {
+    $("replay").src = room.replay_url;
+    $("replay").hidden = false;
+    $("cover").hidden = true;
+    $("ended-text").textContent = "The show is over: watch the replay.";
+  }
+  $("composer").hidden = over;
+  if (status === "scheduled") startCountdown();
+}
+
+let countdownTimer;
+function startCountdown() {
+  const start = new Date(state.room.scheduled_start);
+  $("starts-at").textContent = start.toLocaleString();
+  setReminder(state.room.subscribed);
+  const tick = () => {
+    const left = Math.max(0, start - Date.now());
+    const h = Math.floor(left / 3600000);
+    const m = Math.floor((left % 3600000) / 60000);
+    const s = Math.floor((left % 60000) / 1000);
+    $("countdown").textContent = left ? `${h}h ${String(m).padStart(2, "0")}m ${String(s).padStart(2, "0")}s` : "any moment now";
+  };
+  tick();
+  clearInterval(countdownTimer);
+  countdownTimer = setInterval(tick, 1000);
+}
+
+function setReminder(subscribed) {
+  state.room.subscribed = subscribed;
+  $("remind").textContent = subscribed ? "Reminder set ✓ (tap to cancel)" : "Remind me";
+  $("remind").classList.toggle("primary", !subscribed);
+}
+
+// A mini-program asks wx.requestSubscribeMessage first: one grant is one reminder.
+$("remind").addEventListener("click", async () => {
+  try {
+    const answer = await call(state.room.subscribed ? "DELETE" : "POST", `/api/v1/mp/rooms/${roomId}/reminder`);
+    setReminder(answer.subscribed);
+  } catch (err) {
+    notice(err.message);
+  }
+});
+
+const setOnline = (n) => ($("online").textContent = n);
+let likeTotal = 0;
+let pendingLikes = 0;
+function setLikes(total) {
+  likeTotal = Math.max(likeTotal, total);
+  $("likes").textContent = likeTotal + pendingLikes;
+}
+
+function setCostream(costream) {
+  const banner = $("costream");
+  if (!costream || !["active", "accepted"].includes(costream.status)) return show(banner, "");
+  show(banner, `Co-streaming with ${costream.partner.title} (${costream.partner.brand})`);
+}
+
+function notice(text) {
+  show($("notice"), text);
+  clearTimeout(notice.timer);
+  notice.timer = setTimeout(() => show($("notice"), ""), 5000);
+}
+
+// --- comments -----------------------------------------------------------------------------------
+function commentItem(comment) {
+  const mine = comment.customer.id === state.me?.id;
+  return el(
+    "li",
+    { dataset: { id: comment.id }, class: mine ? "mine" : "" },
+    el("b", {}, comment.customer.nickname || "Viewer"),
+    " ",
+    el("span", { class: "text" }, comment.text),
+  );
+}
+
+function addComment(comment) {
+  const list = $("comments");
+  if (list.querySelector(`[data-id="${comment.id}"]`)) return;
+  list.append(commentItem(comment));
+  while (list.children.length > MAX_COMMENTS) list.firstElementChild.remove();
+  list.scrollTop = list.scrollHeight;
+}
+
+function setPinned(comment) {
+  const pinned = $("pinned");
+  pinned.replaceChildren(...(comment ? ["Pinned · ", el("b", {}, comment.customer.nickname), " ", comment.text] : []));
+  pinned.hidden = !comment;
+  pinned.dataset.id = comment ? comment.id : "";
+}
+
+const COMMENT_ERRORS = {
+  muted: "You have been muted in this room.",
+  comment_rate_limited: "Slow down: you are commenting too fast.",
+  comment_blocked: "That comment contains words this room does not allow.",
+};
+
+$("composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = $("comment-text");
+  const text = input.value.trim();
+  if (!text) return show($("composer-error"), "Say something first.");
+  if (!socket.send("comment", { text })) return show($("composer-error"), "Not connected; wait a moment.");
+  show($("composer-error"), "");
+  input.value = "";
+});
+
+// --- likes --------------------------------------------------------------------------------------
+$("like").addEventListener("click", () => {
+  pendingLikes += 1;
+  $("likes").textContent = likeTotal + pendingLikes;
+  if (!sendLikes.timer) sendLikes.timer = setTimeout(sendLikes, LIKE_BATCH_MS);
+});
+
+function sendLikes() {
+  sendLikes.timer = null;
+  const count = Math.min(pendingLikes, 100);
+  if (count && socket.send("like", { count })) {
+    pendingLikes -= count;
+    likeTotal += count; // the room's total, announced once a second, catches up
+  }
+  if (pendingLikes) sendLikes.timer = setTimeout(sendLikes, LIKE_BATCH_MS);
+}
+
+// --- the pushed product and buying -------------------------------------------------------------
+function priceText(p) {
+  if (p.price_type === "range" && p.price2) return `${yuan(p.price)} – ${yuan(p.price2)}`;
+  if (p.price_type === "discount" && p.price2) return `${yuan(p.price2)}  was ${yuan(p.price)}`;
+  return yuan(p.price);
+}
+
+function setPushed(product) {
+  state.pushed = product;
+  const card = $("product");
+  card.hidden = !product;
+  if (!product) return;
+  card.dataset.productId = product.id;
+  $("product-cover").classList.remove("broken");
+  $("product-cover").src = product.cover_url || "";
+  $("product-name").textContent = product.name;
+  $("product-price").textContent = priceText(product);
+  $("buy").disabled = !state.products.has(product.id);
+  $("buy").textContent = state.products.has(product.id) ? "Buy" : "Not on sale";
+}
+
+$("buy").addEventListener("click", async () => {
+  let product = state.products.get(state.pushed?.id);
+  if (!product) return;
+  const select = $("sku");
+  select.replaceChildren(
+    ...product.skus.map((sku) => el("option", { value: sku.id, disabled: !sku.in_stock }, `${sku.spec} — ${yuan(sku.price)}${sku.in_stock ? "" : " (sold out)"}`)),
+  );
+  $("checkout-title").textContent = product.name;
+  show($("checkout-error"), "");
+  show($("order-status"), "");
+  $("pay").disabled = false;
+  $("checkout").showModal();
+});
+
+$("checkout-form").addEventListener("submit", async (event) => {
+  if (event.submitter?.value !== "pay") return;
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const address = Object.fromEntries(["name", "phone", "province", "city", "district", "detail"].map((k) => [k, form.get(k)]));
+  $("pay").disabled = true;
+  show($("checkout-error"), "");
+  try {
+    // One key per purchase attempt: a retried request answers the same order, never a second one.
+    const key = crypto.randomUUID();
+    const body = {
+      lines: [{ sku: Number(form.get("sku")), quantity: Number(form.get("quantity")) }],
+      room_id: roomId,
+      source: state.source,
+      delivery: "ship",
+      address,
+    };
+    let order = await call("POST", "/api/v1/mp/orders", body, { "Idempotency-Key": key });
+    showOrder(order, "placed, paying…");
+    // A mini-program passes `params` to wx.requestPayment; on the sandbox the customer "pays" with
+    // sandbox-pay, which sends WeChat Pay's signed notification to the same notification code.
+    await call("POST", `/api/v1/mp/orders/${order.id}/pay`);
+    order = await call("POST", `/api/v1/mp/orders/${order.id}/sandbox-pay`);
+    order = await waitUntilPaid(order);
+    showOrder(order);
+  } catch (err) {
+    show($("checkout-error"), err.message);
+    $("pay").disabled = false;
+  }
+});
+
+async function waitUntilPaid(order) {
+  for (let i = 0; order.status === "pending_payment" && i < 20; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    order = await call("GET", `/api/v1/mp/orders/${order.id}`);
+  }
+  return order;
+}
+
+function showOrder(order, note) {
+  const status = note || order.status.replaceAll("_", " ");
+  show($("order-status"), `Order ${order.number}: ${yuan(order.payable)} — ${status}`);
+  $("order-status").dataset.status = order.status;
+}
+
+// --- coupons --------------------------------------------------------------------------------------
+// Coupon drops come with the coupons feature; without it the list answers 404 and the shelf stays hidden.
+async function loadDrops() {
+  try {
+    const answer = await call("GET", `/api/v1/mp/rooms/${roomId}/coupon-drops`);
+    for (const drop of answer.results || answer) addDrop(drop);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) console.warn("coupon drops", err);
+  }
+}
+
+function addDrop(drop) {
+  state.drops.set(drop.id, drop);
+  const shelf = $("coupons");
+  const item = el(
+    "div",
+    { class: "coupon", dataset: { id: drop.id } },
+    el("strong", {}, drop.name),
+    el("span", { class: "muted" }, drop.description || ""),
+    el("span", { class: "muted remaining" }, drop.remaining !== undefined ? `${drop.remaining} left` : ""),
+    el("button", { type: "button", class: "primary", onclick: (e) => claim(drop, e.target) }, "Claim"),
+  );
+  shelf.querySelector(`[data-id="${drop.id}"]`)?.remove();
+  shelf.append(item);
+  shelf.hidden = false;
+}
+
+async function claim(drop, button) {
+  button.disabled = true;
+  try {
+    await call("POST", `/api/v1/mp/coupons/drops/${drop.id}/claim`);
+    button.textContent = "Claimed ✓";
+  } catch (err) {
+    notice(err.message);
+    button.disabled = false;
+  }
+}
+
+// --- the socket ----------------------------------------------------------------------------------
+const handlers = {
+  snapshot(data) {
+    // Every (re)connection starts from here: the feed is rebuilt, nothing is counted twice.
+    state.snapshots += 1;
+    $("comments").replaceChildren();
+    for (const comment of data.comments) addComment(comment.data || comment);
+    setPinned(data.pinned_comment);
+    setOnline(data.online);
+    setLikes(data.likes);
+    if (data.room.status !== state.room.status) setStatus(data.room.status);
+    if ((data.pushed_product?.id || null) !== (state.pushed?.id || null)) refreshProducts(data.pushed_product);
+  },
+  comment: addComment,
+  "comment.hidden": (data) => {
+    $("comments").querySelector(`[data-id="${data.id}"]`)?.remove();
+    if ($("pinned").dataset.id === String(data.id)) setPinned(null);
+  },
+  "comment.pinned": (data) => setPinned(data.comment),
+  likes: (data) => setLikes(data.total),
+  viewers: (data) => setOnline(data.online),
+  "product.push": (data) => refreshProducts(data.product),
+  "product.sale": () => refreshProducts(state.pushed),
+  "room.status": (data) => {
+    Object.assign(state.room, { started_at: data.started_at, ended_at: data.ended_at });
+    setStatus(data.status);
+  },
+  costream: setCostream,
+  "coupon.drop": addDrop,
+  "customer.muted": (data) => {
+    if (data.customer_id === state.me?.id) show($("composer-error"), COMMENT_ERRORS.muted);
+  },
+  "customer.unmuted": (data) => {
+    if (data.customer_id === state.me?.id) show($("composer-error"), "");
+  },
+  error: (data) => show($("composer-error"), COMMENT_ERRORS[data.code] || data.message),
+};
+
+// The room's on-sale products change with pushes and sales: read them again, then show the card.
+async function refreshProducts(pushed) {
+  try {
+    const room = await call("GET", roomPath);
+    state.products = new Map(room.products.map((p) => [p.id, p]));
+  } catch (err) {
+    console.warn("room", err);
+  }
+  setPushed(pushed);
+}
+
+let socket;
+async function main() {
+  try {
+    await login();
+    await loadRoom();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      await login(true);
+      await loadRoom();
+    } else {
+      show($("composer-error"), err.message);
+      return;
+    }
+  }
+  loadDrops();
+  socket = new RoomSocket(() => socketUrl(roomId, { token: state.token, ...(state.source ? { source: state.source } : {}) }), {
+    onEvent: (type, data) => handlers[type]?.(data),
+    onState: async (what, code, text) => {
+      show($("connection"), what === "open" ? "" : text);
+      if (code === 4401) await login(true); // the token expired: log in again before the retry
+    },
+  });
+  socket.connect();
+  window.siyuViewer = { socket, state }; // for the browser tests and curious developers
+}
+
+main();
