@@ -195,3 +195,24 @@ def test_an_upcoming_room_counts_down_and_takes_a_reminder(open_page, show):
     viewer.click("#remind")
     expect(viewer.locator("#remind")).to_contain_text("Reminder set")
     assert show["api"]("GET", f"/rooms/{upcoming['id']}")["reminders"]["pending"] >= 1
+
+
+def test_the_operator_drops_a_coupon_and_the_viewer_claims_it(open_page, show):
+    console = live_console(open_page, show)
+    viewer = live_viewer(open_page, show)
+    expect(console.locator("#coupon-panel")).to_be_visible()
+
+    console.select_option("#coupon-drop select[name=template_id]", label="Live-room 10% off")
+    console.fill("#coupon-drop input[name=quantity]", "3")
+    console.click("#coupon-drop button[type=submit]")
+
+    drop = viewer.locator("#coupons .coupon", has_text="Live-room 10% off").last
+    expect(drop).to_be_visible()
+    expect(drop).to_contain_text("3 left")
+    drop.locator("button").click()
+    expect(drop.locator("button")).to_have_text("Claimed ✓")
+    templates = show["api"]("GET", "/coupon-templates?page_size=100")["results"]
+    template = next(t for t in templates if t["name"] == "Live-room 10% off")
+    claimed = show["api"]("GET", f"/coupons?template_id={template['id']}&source=drop")["results"]
+    assert len(claimed) == 1
+    assert not viewer.js_errors and not console.js_errors
