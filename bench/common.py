@@ -17,10 +17,14 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 def recreate_database(pg_url: str, name: str) -> None:
     """Drop and create ``name`` on the PostgreSQL server at ``pg_url`` (its name must say bench)."""
-    import psycopg
+    try:  # whichever PostgreSQL driver Django uses here
+        import psycopg as driver
+    except ImportError:
+        import psycopg2 as driver
 
     assert "bench" in name, "a bench only recreates databases whose name contains 'bench'"
-    conn = psycopg.connect(f"{pg_url}/postgres", autocommit=True)
+    conn = driver.connect(f"{pg_url}/postgres")
+    conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         cursor.execute(f'CREATE DATABASE "{name}"')
