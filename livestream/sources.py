@@ -45,6 +45,13 @@ def _invalid(message: str):
     return InvalidInput("invalid_source", message, fields={"source": [message]})
 
 
+def scene_of(raw: str) -> str:
+    """The share scene a ``source`` names (``scene:<scene>``), else ""; the same as
+    ``resolve_entry_source`` finds, without the room."""
+    kind, _, value = (raw or "").strip().partition(":")
+    return value if kind == "scene" and SCENE.match(value) else ""
+
+
 def resolve_entry_source(room: LiveRoom, raw: str) -> EntrySource:
     """Check a ``source`` against the room it leads into; a source that does not lead there is refused."""
     raw = (raw or "").strip()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -26,7 +26,7 @@ from guides.models import Store
 from guides.services import attribution_for
 from guides.services.commission import commission_accrue
 from livestream.models import LiveRoom, RoomProduct
-from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source
+from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source, scene_of
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope, platform_scope
@@ -82,10 +82,6 @@ def order_place(
     coupon_part = [coupon_id] if coupon_id is not None else []  # orders without one hash as before
     request_hash = _request_hash(lines, room_id, source, delivery, address, pickup_store_id, note, *coupon_part)
     with brand_scope(brand):
-        if idempotency_key:
-            earlier = _earlier_order(customer, idempotency_key, request_hash)
-            if earlier is not None:
-                return earlier, False
         for attempt in range(2):
             try:
                 with transaction.atomic():
@@ -102,12 +98,12 @@ def order_place(
                         idempotency_key,
                         request_hash,
                         coupon_id,
-                    ), True
+                    )
             except IntegrityError:
                 # The order's INSERT met a unique key, and everything was rolled back. Either a
                 # parallel request with the same Idempotency-Key committed first (answer its
                 # order), or the random order number was taken (try once more).
-                earlier = _earlier_order(customer, idempotency_key, request_hash) if idempotency_key else None
+                earlier = _earlier_order(customer, idempotency_key, request_hash)() if idempotency_key else None
                 if earlier is not None:
                     return earlier, False
                 if attempt:
@@ -125,20 +121,25 @@ def _request_hash(*parts) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _earlier_order(customer: Customer, key: str, request_hash: str) -> Order | None:
-    with connection.cursor() as cursor:  # every placement asks, so the statement is written out
-        cursor.execute(
-            f"SELECT id, request_hash FROM {Order._meta.db_table} "
-            "WHERE brand_id = %s AND customer_id = %s AND idempotency_key = %s",
-            [customer.brand_id, customer.pk, key],
-        )
-        earlier = cursor.fetchone()
-    if earlier is None:
-        return None
-    order_id, earlier_hash = earlier
-    if earlier_hash != request_hash:
-        raise Conflict("idempotency_key_reused", "This Idempotency-Key was used for a different order.")
-    return Order.objects.get(pk=order_id)
+def _earlier_order(customer: Customer, key: str, request_hash: str) -> Callable[[], Order | None]:
+    """The order placed before with this Idempotency-Key, asked at once (inside ``batch()``, with
+    the order's other reads); call the answer. The key with another request: 409."""
+    rows = select(
+        f"SELECT id, request_hash FROM {Order._meta.db_table} "
+        "WHERE brand_id = %s AND customer_id = %s AND idempotency_key = %s",
+        [customer.brand_id, customer.pk, key],
+    )
+
+    def earlier() -> Order | None:
+        found = rows()
+        if not found:
+            return None
+        order_id, earlier_hash = found[0]
+        if earlier_hash != request_hash:
+            raise Conflict("idempotency_key_reused", "This Idempotency-Key was used for a different order.")
+        return Order.objects.get(pk=order_id)
+
+    return earlier
 
 
 def _place(
@@ -154,7 +155,7 @@ def _place(
     idempotency_key,
     request_hash,
     coupon_id=None,
-) -> Order:
+) -> tuple[Order, bool]:
     if not line_requests:
         raise InvalidInput("empty_cart", "An order needs at least one line.", fields={"lines": ["Empty."]})
     if len(line_requests) > MAX_LINES:
@@ -167,13 +168,16 @@ def _place(
                 fields={"lines": {index: {"quantity": [f"1 to {MAX_QUANTITY}."]}}},
             )
     merged = _merge(line_requests)
-    room = _room(room_id) if room_id is not None else None
-    entry = resolve_entry_source(room, source) if room is not None else _roomless_source(source)
     with batch():  # the transaction's BEGIN and these reads, in one round trip
+        earlier = _earlier_order(customer, idempotency_key, request_hash) if idempotency_key else None
         skus = _skus_with_products(brand, {line.sku_id for line in merged})
         sales = flash_sales.flash_sales_by_id(brand, {line.flash_sale_id for line in merged if line.flash_sale_id})
-        credit = attribution_for(brand=brand, customer=customer, scene=entry.scene)
+        credit = attribution_for(brand=brand, customer=customer, scene=scene_of(source))
+    if earlier is not None and (replayed := earlier()) is not None:
+        return replayed, False
     skus, sales, credit = skus(), sales(), credit()
+    room = _room(room_id) if room_id is not None else None
+    entry = resolve_entry_source(room, source) if room is not None else _roomless_source(source)
     priced = [_priced_line(line, skus, room, customer) for line in merged]
     if room is not None:
         _check_listed(room, priced)
@@ -264,7 +268,7 @@ def _place(
     for claim in claims:
         claim.confirm()
     order.placed_lines = lines
-    return order
+    return order, True
 
 
 # Placing an order is the flash sale's hot path: its statements are written out once (tenants.sql).
