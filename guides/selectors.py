@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from commerce.models import Order
@@ -137,3 +138,35 @@ def team_stats(*, brand: Brand, guides: list[Guide]) -> dict[int, dict]:
         guide_id: {"today": stats[guide_id], "bound_customers": customers.get(guide_id, 0), **balances[guide_id]}
         for guide_id in ids
     }
+
+
+# --- post-show report -----------------------------------------------------------------------------
+
+
+def share_owner(scene_field: str = "source_scene"):
+    """Annotations naming the guide and the store behind a row's share ``scene``: a viewer or an
+    order that came in through a guide's poster counts for that guide and their store. One
+    indexed lookup per row, done by the database, so the report stays a fixed number of queries."""
+    shares = ShareCode.objects.filter(scene=OuterRef(scene_field))
+    return {
+        "share_guide": Subquery(shares.values("guide_id")[:1]),
+        "share_store": Subquery(
+            shares.annotate(owner_store=Coalesce("store_id", "guide__store_id")).values("owner_store")[:1]
+        ),
+    }
+
+
+def room_commission_by_guide(*, brand: Brand, room_ids) -> dict[int, int]:
+    """Commission (fen) earned on the rooms' orders, net of reversals, per guide (leaders included)."""
+    rows = (
+        CommissionEntry.objects.filter(brand=brand, order__room_id__in=room_ids, kind__in=[Kind.ACCRUE, Kind.REVERSE])
+        .values("guide_id")
+        .annotate(total=Sum("amount"))
+    )
+    return {row["guide_id"]: row["total"] for row in rows}
+
+
+def guide_and_store_names(*, brand: Brand, guide_ids, store_ids) -> tuple[dict[int, str], dict[int, str]]:
+    guides = dict(Guide.objects.filter(brand=brand, pk__in=guide_ids).values_list("pk", "name"))
+    stores = dict(Store.objects.filter(brand=brand, pk__in=store_ids).values_list("pk", "name"))
+    return guides, stores
