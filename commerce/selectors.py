@@ -121,9 +121,9 @@ def orders_csv(*, brand: Brand, queryset):
 WAS_PAID = Q(paid_at__isnull=False)  # paid at some point, refunded since or not: paid GMV counts it
 
 
-def room_order_figures(*, brand: Brand, room_ids, owner_annotations: dict) -> dict:
-    """The orders placed in the rooms: totals, by entry source (with the share's guide and store
-    from ``owner_annotations``), by credited guide and store, per minute, and sales per product per
+def room_order_figures(*, brand: Brand, room_ids) -> dict:
+    """The orders placed in the rooms: totals, by entry route (source kind and share scene), by
+    credited guide and store, per minute, and sales per product per
     minute (for top products and what sold while a product was pushed). Seven queries, whatever
     the number of orders."""
     orders = Order.objects.filter(brand=brand, room_id__in=room_ids)
@@ -145,12 +145,7 @@ def room_order_figures(*, brand: Brand, room_ids, owner_annotations: dict) -> di
         "gmv": Coalesce(Sum("payable", filter=WAS_PAID), 0),
         "buyers": Count("customer_id", distinct=True, filter=WAS_PAID),
     }
-    figures["by_source"] = list(
-        orders.annotate(**owner_annotations)
-        .values("source_kind", "share_guide", "share_store")
-        .annotate(**paid_figures)
-        .order_by()
-    )
+    figures["by_source"] = list(orders.values("source_kind", "source_scene").annotate(**paid_figures).order_by())
     figures["by_guide"] = list(
         orders.filter(guide_id__isnull=False).values("guide_id").annotate(**paid_figures).order_by()
     )

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -143,17 +143,15 @@ def team_stats(*, brand: Brand, guides: list[Guide]) -> dict[int, dict]:
 # --- post-show report -----------------------------------------------------------------------------
 
 
-def share_owner(scene_field: str = "source_scene"):
-    """Annotations naming the guide and the store behind a row's share ``scene``: a viewer or an
-    order that came in through a guide's poster counts for that guide and their store. One
-    indexed lookup per row, done by the database, so the report stays a fixed number of queries."""
-    shares = ShareCode.objects.filter(scene=OuterRef(scene_field))
-    return {
-        "share_guide": Subquery(shares.values("guide_id")[:1]),
-        "share_store": Subquery(
-            shares.annotate(owner_store=Coalesce("store_id", "guide__store_id")).values("owner_store")[:1]
-        ),
-    }
+def share_owners(*, brand: Brand, scenes) -> dict[str, tuple[int | None, int | None]]:
+    """The guide and the store behind each share ``scene`` (a guide's share counts for their
+    store too): a viewer or an order that came in through it is theirs in the report."""
+    rows = (
+        ShareCode.objects.filter(brand=brand, scene__in=scenes)
+        .annotate(owner_store=Coalesce("store_id", "guide__store_id"))
+        .values_list("scene", "guide_id", "owner_store")
+    )
+    return {scene: (guide_id, store_id) for scene, guide_id, store_id in rows}
 
 
 def room_commission_by_guide(*, brand: Brand, room_ids) -> dict[int, int]:

@@ -11,16 +11,27 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Avg, Count, F, Q
+from django.db.models import Avg, Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import TruncMinute
+from django.utils import timezone
 from openpyxl import Workbook
 
+from commerce.models import Order
 from commerce.selectors import room_order_figures, room_order_headlines
 from coupons.selectors import room_coupon_figures
-from guides.selectors import guide_and_store_names, room_commission_by_guide, share_owner
-from livestream.models import Comment, LiveRoom, ProductPush, ViewingSession
-from tenants.errors import InvalidInput
-from tenants.models import Brand
+from guides.models import Binding, Guide
+from guides.selectors import guide_and_store_names, room_commission_by_guide, share_owners
+from livestream.models import (
+    AudienceContact,
+    Comment,
+    FollowUp,
+    LiveRoom,
+    ProductPush,
+    ReminderSubscription,
+    ViewingSession,
+)
+from tenants.errors import InvalidInput, NotFound
+from tenants.models import Brand, Customer
 
 MAX_RANGE = timedelta(days=366)
 
@@ -98,19 +109,24 @@ def _online_per_minute(sessions) -> dict[str, int]:
 
 def _figures(brand: Brand, room_ids: list[int]) -> dict:
     sessions = ViewingSession.objects.filter(brand=brand, room_id__in=room_ids)
-    owners = share_owner()
     viewers = _viewer_figures(sessions)
     session_routes = list(
-        sessions.annotate(**owners)
-        .values("source_kind", "share_guide", "share_store")
+        sessions.values("source_kind", "source_scene")
         .annotate(visits=Count("pk"), viewers=Count("customer_id", distinct=True))
         .order_by()
     )
-    orders = room_order_figures(brand=brand, room_ids=room_ids, owner_annotations=owners)
+    orders = room_order_figures(brand=brand, room_ids=room_ids)
     totals = orders["totals"]
 
     sources = defaultdict(lambda: dict.fromkeys(("visits", "viewers", "orders", "paid_orders", "gmv", "buyers"), 0))
     guide_visitors, store_visitors = defaultdict(int), defaultdict(int)
+    # Grouped by scene in the database (a hash aggregate), then each scene's guide and store
+    # looked up once: a subquery per row took seconds on a big room. A viewer who came in
+    # through two shares of one guide counts twice among that guide's visitors.
+    scenes = {row["source_scene"] for row in [*session_routes, *orders["by_source"]] if row["source_kind"] == "scene"}
+    owners = share_owners(brand=brand, scenes=scenes)
+    for row in [*session_routes, *orders["by_source"]]:
+        row["share_guide"], row["share_store"] = owners.get(row["source_scene"], (None, None))
     for row in session_routes:
         bucket = sources[source_of(row["source_kind"], row["share_guide"], row["share_store"])]
         bucket["visits"] += row["visits"]
@@ -375,3 +391,78 @@ def report_xlsx(report: dict, tz) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# --- audience segments (for follow-ups) -------------------------------------------------------------
+
+
+def segment_guide(guide_id):
+    """A guide of the brand in scope, to narrow a segment to the customers bound to them."""
+    guide = Guide.objects.filter(pk=guide_id).first()
+    if guide is None:
+        raise NotFound("guide_not_found", "No such guide.")
+    return guide
+
+
+def segment_customers(*, brand: Brand, room: LiveRoom, segment: str, guide=None):
+    """The ids of the room's customers in ``segment`` (see ``FollowUp.Segment``), optionally only
+    those bound to ``guide``: a queryset, so the database does the set operations."""
+    watched = ViewingSession.objects.filter(brand=brand, room=room, customer_id__isnull=False).values("customer_id")
+    paid = Order.objects.filter(brand=brand, room=room, paid_at__isnull=False)
+    customers = Customer.objects.filter(brand=brand)
+    if segment == FollowUp.Segment.BOUGHT:
+        customers = customers.filter(pk__in=watched).filter(pk__in=paid.values("customer_id"))
+    elif segment == FollowUp.Segment.WATCHED_NOT_BOUGHT:
+        customers = customers.filter(pk__in=watched).exclude(pk__in=paid.values("customer_id"))
+    elif segment == FollowUp.Segment.SUBSCRIBED_ABSENT:
+        subscribed = ReminderSubscription.objects.filter(brand=brand, room=room).exclude(
+            status=ReminderSubscription.Status.CANCELLED
+        )
+        customers = customers.filter(pk__in=subscribed.values("customer_id")).exclude(pk__in=watched)
+    elif segment == FollowUp.Segment.REFUNDED:
+        customers = customers.filter(pk__in=paid.filter(refunded_total__gt=0).values("customer_id"))
+    else:
+        raise InvalidInput(
+            "invalid_segment", "No such segment.", fields={"segment": [f"One of {FollowUp.Segment.values}."]}
+        )
+    if guide is not None:
+        customers = customers.filter(pk__in=Binding.objects.filter(brand=brand, guide=guide).values("customer_id"))
+    return customers.order_by("pk").values_list("pk", flat=True)
+
+
+def segment_sizes(*, brand: Brand, room: LiveRoom, guide=None) -> dict[str, int]:
+    return {
+        segment: segment_customers(brand=brand, room=room, segment=segment, guide=guide).count()
+        for segment in FollowUp.Segment.values
+    }
+
+
+FOLLOW_UP_DAYS = 14
+
+
+def guide_follow_up_list(*, brand: Brand, guide, room_id=None, now=None):
+    """A guide's to-do list: their bound customers who watched a show (one of the last
+    ``FOLLOW_UP_DAYS`` days, or ``room_id``) and bought nothing in it; each row (room, customer)
+    with whether the guide marked them contacted. Newest show first."""
+    rooms = LiveRoom.objects.filter(brand=brand, started_at__isnull=False)
+    if room_id is not None:
+        rooms = rooms.filter(pk=room_id)
+    else:
+        rooms = rooms.filter(started_at__gte=(now or timezone.now()) - timedelta(days=FOLLOW_UP_DAYS))
+    bought = Order.objects.filter(
+        brand=brand, room_id=OuterRef("room_id"), customer_id=OuterRef("customer_id"), paid_at__isnull=False
+    )
+    contacted = AudienceContact.objects.filter(
+        brand=brand, room_id=OuterRef("room_id"), customer_id=OuterRef("customer_id")
+    )
+    return (
+        ViewingSession.objects.filter(
+            brand=brand,
+            room__in=rooms,
+            customer__in=Binding.objects.filter(brand=brand, guide=guide).values("customer_id"),
+        )
+        .filter(~Exists(bought))
+        .values("room_id", "room__title", "room__started_at", "customer_id", "customer__nickname")
+        .annotate(watched_seconds=Sum("seconds"), contacted=Exists(contacted))
+        .order_by("-room__started_at", "-room_id", "customer_id")
+    )

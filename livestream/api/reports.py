@@ -9,8 +9,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from livestream import reports, selectors
+from livestream.models import FollowUp
+from livestream.services import follow_ups
 from tenants.api.base import ConsoleAPIView
-from tenants.errors import InvalidInput
+from tenants.api.fields import IdField
+from tenants.errors import InvalidInput, NotFound
 
 TAGS = ["console: reports"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -109,3 +112,89 @@ class BrandReportExportApi(ConsoleAPIView):
         report, days = _brand_report(request)
         name = f"{request.brand.slug}-report-{days['start']}-{days['end']}"
         return _export(report, brand=request.brand, kind=kind, name=name)
+
+
+# --- audience follow-up ---------------------------------------------------------------------------
+
+
+class SegmentQuerySerializer(serializers.Serializer):
+    guide_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Only the customers bound to this guide."
+    )
+
+
+class SegmentSizesSerializer(serializers.Serializer):
+    sizes = serializers.DictField(child=serializers.IntegerField(), help_text="Customers per segment.")
+
+
+class RoomSegmentsApi(ConsoleAPIView):
+    @extend_schema(tags=TAGS, parameters=[SegmentQuerySerializer], responses=SegmentSizesSerializer)
+    def get(self, request, room_id):
+        room = selectors.get_room(room_id)
+        query = SegmentQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        guide_id = query.validated_data.get("guide_id")
+        guide = reports.segment_guide(guide_id) if guide_id is not None else None
+        return Response({"sizes": reports.segment_sizes(brand=request.brand, room=room, guide=guide)})
+
+
+class FollowUpSerializer(serializers.ModelSerializer):
+    room_id = serializers.IntegerField(read_only=True)
+    guide_id = serializers.IntegerField(read_only=True, allow_null=True)
+    coupon_template_id = serializers.IntegerField(read_only=True, allow_null=True)
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FollowUp
+        fields = [
+            "id",
+            "room_id",
+            "segment",
+            "guide_id",
+            "coupon_template_id",
+            "message_text",
+            "status",
+            "recipient_count",
+            "progress",
+            "created_at",
+            "finished_at",
+        ]
+
+    def get_progress(self, follow_up) -> dict[str, int]:
+        """Recipients by state: pending, sending, done, failed."""
+        return follow_ups.follow_up_progress(follow_up)
+
+
+class FollowUpInputSerializer(serializers.Serializer):
+    segment = serializers.ChoiceField(choices=FollowUp.Segment.choices)
+    guide_id = IdField(required=False, allow_null=True)
+    coupon_template_id = IdField(required=False, allow_null=True)
+    message_text = serializers.CharField(max_length=20, required=False, allow_blank=True)
+
+
+class RoomFollowUpsApi(ConsoleAPIView):
+    @extend_schema(tags=TAGS, responses=FollowUpSerializer(many=True))
+    def get(self, request, room_id):
+        room = selectors.get_room(room_id)
+        rows = FollowUp.objects.filter(room=room).order_by("-created_at", "-pk")[:100]
+        return Response(FollowUpSerializer(rows, many=True).data)
+
+    @extend_schema(tags=TAGS, request=FollowUpInputSerializer, responses={201: FollowUpSerializer})
+    def post(self, request, room_id):
+        room = selectors.get_room(room_id)
+        data = FollowUpInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        follow_up = follow_ups.follow_up_create(
+            brand=request.brand, room=room, staff=request.user, **data.validated_data
+        )
+        follow_up.refresh_from_db()
+        return Response(FollowUpSerializer(follow_up).data, status=201)
+
+
+class FollowUpDetailApi(ConsoleAPIView):
+    @extend_schema(tags=TAGS, responses=FollowUpSerializer)
+    def get(self, request, follow_up_id):
+        follow_up = FollowUp.objects.filter(pk=follow_up_id).first()
+        if follow_up is None:
+            raise NotFound("follow_up_not_found", "No such follow-up.")
+        return Response(FollowUpSerializer(follow_up).data)
