@@ -14,6 +14,7 @@ from coupons.models import Coupon, CouponDrop
 from guides.models import CommissionEntry, ShareCode
 from livestream import reports
 from livestream.models import Comment, LiveRoom, ProductPush, ViewingSession
+from tenants.errors import InvalidInput
 from tenants.models import Customer
 from tenants.scoping import brand_scope
 from tests.coupons.conftest import make_template
@@ -210,3 +211,16 @@ def test_another_brand_sees_nothing(brand, show, rival_console):
     body = rival_console.get(f"/api/v1/console/reports?start={day}&end={day}").json()
     assert body["rooms"] == [] and body["orders"]["gmv"] == 0 and body["viewers"]["visits"] == 0
     assert body["guides"] == [] and body["stores"] == []
+
+
+def test_entry_routes_without_an_id_are_recorded_as_their_own_source(brand, show):
+    from livestream.sources import resolve_entry_source
+
+    room = show["room"]
+    for kind in ("reminder", "follow_up", "group_chat", "official_account"):
+        assert resolve_entry_source(room, kind).kind == kind
+        assert reports.source_of(kind, None, None) == kind
+    with pytest.raises(InvalidInput):
+        resolve_entry_source(room, "group_chat:123")
+    assert reports.source_of("scene", None, None) == "share"  # a scene that names no share of the brand
+    assert reports.source_of("", None, None) == "direct"
