@@ -1,9 +1,10 @@
 """Reads of the product library that are more than a one-line queryset."""
 
 import csv
+from datetime import UTC
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncMinute
 
 from commerce.models import Order, OrderLine, Product, Refund, Sku
 from tenants.errors import NotFound
@@ -125,3 +126,74 @@ def orders_csv(*, brand: Brand, queryset):
                 yield writer.writerow(row)
 
     return rows()
+
+
+# --- post-show report -----------------------------------------------------------------------------
+
+WAS_PAID = Q(paid_at__isnull=False)  # paid at some point, refunded since or not: paid GMV counts it
+
+
+def room_order_figures(*, brand: Brand, room_ids) -> dict:
+    """The orders placed in the rooms: totals, by entry route (source kind and share scene), by
+    credited guide and store, per minute, and sales per product per
+    minute (for top products and what sold while a product was pushed). Seven queries, whatever
+    the number of orders."""
+    orders = Order.objects.filter(brand=brand, room_id__in=room_ids)
+    paid = orders.filter(WAS_PAID)
+    figures = {
+        "totals": orders.aggregate(
+            orders=Count("pk"),
+            paid_orders=Count("pk", filter=WAS_PAID),
+            gmv=Coalesce(Sum("payable", filter=WAS_PAID), 0),
+            buyers=Count("customer_id", distinct=True, filter=WAS_PAID),
+            customers_ordering=Count("customer_id", distinct=True),
+            refunded_orders=Count("pk", filter=WAS_PAID & Q(refunded_total__gt=0)),
+            refunded_amount=Coalesce(Sum("refunded_total", filter=WAS_PAID), 0),
+        )
+    }
+    paid_figures = {
+        "orders": Count("pk"),
+        "paid_orders": Count("pk", filter=WAS_PAID),
+        "gmv": Coalesce(Sum("payable", filter=WAS_PAID), 0),
+        "buyers": Count("customer_id", distinct=True, filter=WAS_PAID),
+    }
+    figures["by_source"] = list(orders.values("source_kind", "source_scene").annotate(**paid_figures).order_by())
+    figures["by_guide"] = list(
+        orders.filter(guide_id__isnull=False).values("guide_id").annotate(**paid_figures).order_by()
+    )
+    figures["by_store"] = list(
+        orders.filter(store_id__isnull=False).values("store_id").annotate(**paid_figures).order_by()
+    )
+    figures["per_minute"] = list(
+        orders.annotate(minute=TruncMinute("created_at", tzinfo=UTC))
+        .values("minute")
+        .annotate(orders=Count("pk"), paid_orders=Count("pk", filter=WAS_PAID))
+        .order_by("minute")
+    )
+    figures["product_minutes"] = list(
+        OrderLine.objects.filter(brand=brand, order__in=paid.values("pk"))
+        .annotate(minute=TruncMinute("order__created_at", tzinfo=UTC))
+        .values("product_id", "product_name", "minute")
+        .annotate(
+            amount=Sum(F("unit_price") * F("quantity") - F("discount")),
+            units=Sum("quantity"),
+            orders=Count("order_id", distinct=True),
+        )
+        .order_by()
+    )
+    return figures
+
+
+def room_order_headlines(*, brand: Brand, room_ids) -> dict[int, dict]:
+    """Per room: paid orders, paid GMV and buyers (one query)."""
+    rows = (
+        Order.objects.filter(brand=brand, room_id__in=room_ids)
+        .values("room_id")
+        .annotate(
+            paid_orders=Count("pk", filter=WAS_PAID),
+            gmv=Coalesce(Sum("payable", filter=WAS_PAID), 0),
+            buyers=Count("customer_id", distinct=True, filter=WAS_PAID),
+        )
+        .order_by()
+    )
+    return {row["room_id"]: row for row in rows}

@@ -142,6 +142,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "start-reminders": {"task": "livestream.send_start_reminders", "schedule": 30.0},
     "flush-live-state": {"task": "livestream.flush_live_state", "schedule": 5.0},
+    "resume-follow-ups": {"task": "livestream.resume_follow_ups", "schedule": 300.0},
     "expire-unpaid-orders": {"task": "commerce.expire_unpaid_orders", "schedule": 30.0},
     "complete-shipped-orders": {"task": "commerce.complete_shipped_orders", "schedule": 3600.0},
     "settle-commissions": {"task": "guides.settle_commissions", "schedule": 6 * 3600.0},

@@ -206,6 +206,7 @@ class Coupon(BrandScopedModel):
         DROP = "drop", "claimed from a live-room drop"
         GUIDE = "guide", "issued by a guide"
         REWARD = "reward", "referral reward"
+        FOLLOW_UP = "follow_up", "a post-show follow-up"
 
     template = models.ForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="coupons")
     customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="coupons")

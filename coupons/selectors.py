@@ -3,7 +3,8 @@ and the redemption report by store."""
 
 from datetime import datetime
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from coupons.models import Coupon, CouponDrop, CouponTemplate, Redemption
@@ -104,3 +105,12 @@ def redemption_report(*, since: datetime | None = None, until: datetime | None =
         }
         for row in rows
     ]
+
+
+def room_coupon_figures(*, brand, room_ids) -> dict:
+    """Coupons dropped into the rooms, claimed from those drops, and used (on a paid order or in store)."""
+    drops = CouponDrop.objects.filter(brand=brand, room_id__in=room_ids).aggregate(
+        drops=Count("pk"), dropped=Coalesce(Sum("quantity"), 0), claimed=Coalesce(Sum("claimed"), 0)
+    )
+    used = Coupon.objects.filter(brand=brand, drop__room_id__in=room_ids, status=Coupon.Status.USED).count()
+    return {**drops, "used": used}

@@ -590,3 +590,16 @@ def referral_program_set(*, brand: Brand, is_active: bool, reward_template_id: i
             brand=brand, defaults={"is_active": is_active, "reward_template": template}
         )
         return program
+
+
+@transaction.atomic
+def coupon_issue_for_follow_up(
+    *, brand: Brand, customer: Customer, template_id: int, now: datetime | None = None
+) -> Coupon:
+    """A post-show follow-up gives the customer one coupon; the template's audience, quota and
+    per-customer limit hold as for any other way of giving it out."""
+    now = now or timezone.now()
+    with brand_scope(brand):
+        template = get_template(template_id)
+        _check_issuable(template, customer, now)
+        return _issue(template, customer, source=Coupon.Source.FOLLOW_UP, now=now)

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from commerce.models import Order
@@ -137,3 +138,33 @@ def team_stats(*, brand: Brand, guides: list[Guide]) -> dict[int, dict]:
         guide_id: {"today": stats[guide_id], "bound_customers": customers.get(guide_id, 0), **balances[guide_id]}
         for guide_id in ids
     }
+
+
+# --- post-show report -----------------------------------------------------------------------------
+
+
+def share_owners(*, brand: Brand, scenes) -> dict[str, tuple[int | None, int | None]]:
+    """The guide and the store behind each share ``scene`` (a guide's share counts for their
+    store too): a viewer or an order that came in through it is theirs in the report."""
+    rows = (
+        ShareCode.objects.filter(brand=brand, scene__in=scenes)
+        .annotate(owner_store=Coalesce("store_id", "guide__store_id"))
+        .values_list("scene", "guide_id", "owner_store")
+    )
+    return {scene: (guide_id, store_id) for scene, guide_id, store_id in rows}
+
+
+def room_commission_by_guide(*, brand: Brand, room_ids) -> dict[int, int]:
+    """Commission (fen) earned on the rooms' orders, net of reversals, per guide (leaders included)."""
+    rows = (
+        CommissionEntry.objects.filter(brand=brand, order__room_id__in=room_ids, kind__in=[Kind.ACCRUE, Kind.REVERSE])
+        .values("guide_id")
+        .annotate(total=Sum("amount"))
+    )
+    return {row["guide_id"]: row["total"] for row in rows}
+
+
+def guide_and_store_names(*, brand: Brand, guide_ids, store_ids) -> tuple[dict[int, str], dict[int, str]]:
+    guides = dict(Guide.objects.filter(brand=brand, pk__in=guide_ids).values_list("pk", "name"))
+    stores = dict(Store.objects.filter(brand=brand, pk__in=store_ids).values_list("pk", "name"))
+    return guides, stores

@@ -17,6 +17,12 @@ guide_urls = [
     path("settlements", guide.GuideSettlementListApi.as_view(), name="guide-settlements"),
     path("leaderboard", guide.GuideLeaderboardApi.as_view(), name="guide-leaderboard"),
     path("team", guide.GuideTeamApi.as_view(), name="guide-team"),
+    path("follow-ups", guide.GuideFollowUpListApi.as_view(), name="guide-follow-ups"),
+    path(
+        "follow-ups/<int:room_id>/<int:customer_id>/contacted",
+        guide.GuideFollowUpContactedApi.as_view(),
+        name="guide-follow-up-contacted",
+    ),
 ]
 console_urls = [
     path("stores", console.ConsoleStoreListCreateApi.as_view(), name="console-stores"),

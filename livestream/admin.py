@@ -1,15 +1,35 @@
 """The operator's web admin for live rooms. Every change goes through livestream.services, so the
 admin keeps the same rules as the console API (lead time, transitions, approved products only)."""
 
+from datetime import datetime
+
 from django import forms
 from django.contrib import admin, messages
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from commerce.models import Product
-from livestream.models import Comment, CoStream, Festival, LiveRoom, Mute, ReminderSubscription, RoomProduct, Venue
-from livestream.services import live, room_products, rooms
+from coupons.models import CouponTemplate
+from guides.models import Guide
+from livestream import reports
+from livestream.models import (
+    Comment,
+    CoStream,
+    Festival,
+    FollowUp,
+    FollowUpRecipient,
+    LiveRoom,
+    Mute,
+    ReminderSubscription,
+    RoomProduct,
+    Venue,
+)
+from livestream.services import follow_ups, live, room_products, rooms
 from tenants import scoping
-from tenants.admin_site import BrandScopedAdmin, BrandScopedInline, PlatformAdmin
+from tenants.admin_site import BrandScopedAdmin, BrandScopedInline, PlatformAdmin, ReadOnlyInline
 from tenants.errors import DomainError
 
 
@@ -65,7 +85,16 @@ class LiveRoomForm(forms.ModelForm):
 @admin.register(LiveRoom)
 class LiveRoomAdmin(BrandScopedAdmin):
     form = LiveRoomForm
-    list_display = ["title", "status", "scheduled_start", "started_at", "ended_at", "host_store", "like_total"]
+    list_display = [
+        "title",
+        "status",
+        "scheduled_start",
+        "started_at",
+        "ended_at",
+        "host_store",
+        "like_total",
+        "report_link",
+    ]
     list_filter = ["status", "kind"]
     search_fields = ["title", "anchor_name"]
     date_hierarchy = "scheduled_start"
@@ -83,6 +112,16 @@ class LiveRoomAdmin(BrandScopedAdmin):
     inlines = [RoomProductInline]
     actions = ["start", "pause", "resume", "end", "cancel"]
     list_select_related = ["host_store"]
+
+    def get_urls(self):
+        report = self.admin_site.admin_view(lambda request, object_id: room_report_view(self, request, object_id))
+        return [path("<path:object_id>/report/", report, name="livestream_liveroom_report"), *super().get_urls()]
+
+    @admin.display(description="report")
+    def report_link(self, room):
+        if room.started_at is None:
+            return "—"
+        return format_html('<a href="{}">report</a>', reverse("admin:livestream_liveroom_report", args=[room.pk]))
 
     @admin.display(description="push URL")
     def push_url(self, room):
@@ -268,3 +307,125 @@ class MuteAdmin(BrandScopedAdmin):
 
     def delete_model(self, request, obj):
         live.mute_lift(brand=obj.brand, mute=obj)
+
+
+# --- the post-show report page ---------------------------------------------------------------------
+
+
+class FollowUpForm(forms.Form):
+    segment = forms.ChoiceField(choices=FollowUp.Segment.choices, initial=FollowUp.Segment.WATCHED_NOT_BOUGHT)
+    guide = forms.ModelChoiceField(queryset=Guide.objects.none(), required=False, help_text="Only their customers.")
+    coupon_template = forms.ModelChoiceField(queryset=CouponTemplate.objects.none(), required=False)
+    message_text = forms.CharField(max_length=20, required=False, help_text="A subscribe message's line (≤ 20).")
+
+    def __init__(self, *args, brand, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["guide"].queryset = Guide.objects.filter(brand=brand)
+        self.fields["coupon_template"].queryset = CouponTemplate.objects.filter(brand=brand, status="active")
+
+
+def _percent(ratio: float) -> str:
+    return f"{ratio * 100:.2f}"
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen / 100:,.2f}"
+
+
+def room_report_view(model_admin, request, object_id):
+    """The room's post-show report with its charts; a follow-up to one segment is sent from here."""
+    room = model_admin.get_object(request, object_id)
+    if room is None or not model_admin.has_view_permission(request, room):
+        raise Http404("No such live room.")
+    brand = room.brand
+    with scoping.brand_scope(brand):
+        form = FollowUpForm(request.POST or None, brand=brand)
+        if request.method == "POST" and model_admin.has_change_permission(request, room) and form.is_valid():
+            data = form.cleaned_data
+            follow_up = run_service(
+                model_admin,
+                request,
+                follow_ups.follow_up_create,
+                brand=brand,
+                room=room,
+                segment=data["segment"],
+                guide_id=data["guide"].pk if data["guide"] else None,
+                coupon_template_id=data["coupon_template"].pk if data["coupon_template"] else None,
+                message_text=data["message_text"],
+                staff=request.user,
+            )
+            if follow_up is not None:
+                model_admin.message_user(
+                    request, f"Follow-up to {follow_up.recipient_count} customer(s) is on its way."
+                )
+                return HttpResponseRedirect(request.path)
+        report = reports.room_report(brand=brand, room=room)
+        sent = [
+            {"follow_up": row, "progress": follow_ups.follow_up_progress(row)}
+            for row in FollowUp.objects.filter(room=room).order_by("-created_at")[:20]
+        ]
+    tz = brand.tz
+    minutes = report["minutes"]
+
+    def label(moment):
+        return moment.astimezone(tz).strftime("%H:%M")
+
+    labels = [label(datetime.fromisoformat(row["minute"] + "+00:00")) for row in minutes]
+    charts = {
+        "minutes": labels,
+        "online": [row["online"] for row in minutes],
+        "likes": [row["likes"] for row in minutes],
+        "orders": [row["orders"] for row in minutes],
+        "paid": [row["paid_orders"] for row in minutes],
+        "pushes": [{"label": label(push["started_at"]), "name": push["product_name"]} for push in report["pushes"]],
+        "funnel": {
+            "labels": ["viewers", "ordered", "paid"],
+            "values": [report["funnel"]["viewers"], report["funnel"]["ordered"], report["funnel"]["paid"]],
+        },
+        "sources": {
+            "labels": [row["source"] for row in report["sources"]],
+            "viewers": [row["viewers"] for row in report["sources"]],
+            "gmv": [row["gmv"] / 100 for row in report["sources"]],
+        },
+    }
+    tables = [
+        (name.replace("_", " ").capitalize(), rows[0], rows[1:])
+        for name, rows in reports.report_tables(report, tz)
+        if name in ("sources", "guides", "stores", "top_products", "pushes")
+    ]
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Report: {room.title}",
+        "opts": model_admin.model._meta,
+        "room": room,
+        "report": report,
+        "charts": charts,
+        "tables": tables,
+        "gmv_yuan": _yuan(report["orders"]["gmv"]),
+        "aov_yuan": _yuan(report["orders"]["average_order_value"]),
+        "conversion": _percent(report["orders"]["conversion"]),
+        "refund_count": _percent(report["orders"]["refund_rate_by_count"]),
+        "refund_amount": _percent(report["orders"]["refund_rate_by_amount"]),
+        "follow_up_form": form,
+        "follow_ups": sent,
+    }
+    return TemplateResponse(request, "admin/livestream/liveroom/report.html", context)
+
+
+class FollowUpRecipientInline(ReadOnlyInline):
+    model = FollowUpRecipient
+    fields = ["customer", "status", "coupon", "message_sent", "error", "done_at"]
+    max_num = 0
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(BrandScopedAdmin):
+    list_display = ["room", "segment", "guide", "coupon_template", "message_text", "status", "recipient_count"]
+    list_filter = ["status", "segment"]
+    inlines = [FollowUpRecipientInline]
+
+    def has_add_permission(self, request):
+        return False  # sent from the room's report page or the console API, through the service
+
+    def has_change_permission(self, request, obj=None):
+        return False

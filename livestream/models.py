@@ -1,5 +1,6 @@
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -295,3 +296,98 @@ class ViewingSession(BrandScopedModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["brand", "socket_id"], name="viewingsession_socket_uniq")]
         indexes = [models.Index(fields=["brand", "room", "joined_at"])]
+
+
+class ProductPush(BrandScopedModel):
+    """A product presented (讲解) from ``started_at`` until the next push, an unpush or the show's
+    end: what the report matches sales against. ``ended_at`` is empty while it is on screen."""
+
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="pushes")
+    product = models.ForeignKey("commerce.Product", on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "room", "started_at"])]
+
+
+class FollowUp(BrandScopedModel):
+    """An operator's follow-up (二次营销) to one segment of a room's audience: a coupon and/or a
+    subscribe message, sent in batches by a task, at most once per customer."""
+
+    class Segment(models.TextChoices):
+        BOUGHT = "bought", "watched and bought"
+        WATCHED_NOT_BOUGHT = "watched_not_bought", "watched, did not buy"
+        SUBSCRIBED_ABSENT = "subscribed_absent", "subscribed to the reminder, did not come"
+        REFUNDED = "refunded", "bought and refunded"
+
+    class Status(models.TextChoices):
+        SENDING = "sending"
+        DONE = "done"
+
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="follow_ups")
+    segment = models.CharField(max_length=24, choices=Segment.choices)
+    guide = models.ForeignKey(
+        "guides.Guide",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Only their customers.",
+    )
+    coupon_template = models.ForeignKey(
+        "coupons.CouponTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    message_text = models.CharField(max_length=20, blank=True, help_text="The subscribe message's line; empty: none.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.SENDING)
+    recipient_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "room", "-created_at"]), models.Index(fields=["status"])]
+        constraints = [
+            models.CheckConstraint(
+                name="followup_sends_something",
+                condition=Q(coupon_template__isnull=False) | ~Q(message_text=""),
+            )
+        ]
+
+
+class FollowUpRecipient(BrandScopedModel):
+    """One customer of a follow-up; the unique row is what makes it once per customer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        DONE = "done"
+        FAILED = "failed"
+
+    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="recipients")
+    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    coupon = models.ForeignKey("coupons.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message_sent = models.BooleanField(default=False)
+    error = models.CharField(max_length=200, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "follow_up", "customer"], name="followuprecipient_once")
+        ]
+        indexes = [models.Index(fields=["follow_up", "status"])]
+
+
+class AudienceContact(BrandScopedModel):
+    """A guide contacted one of their customers one-to-one after a show (their to-do list's tick)."""
+
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="+")
+    guide = models.ForeignKey("guides.Guide", on_delete=models.CASCADE, related_name="audience_contacts")
+    contacted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "room", "customer"], name="audiencecontact_once")]

@@ -1,9 +1,9 @@
 """Where a viewer came into a room from, carried as ``?source=``.
 
 ``festival:<id>`` (a festival venue), ``costream:<id>`` (the partner room of a co-stream),
-``reminder`` (a start reminder) or ``scene:<scene>`` (a share code, resolved by guides). The
-orders a viewer places are the selling brand's, with the source recorded beside them: shared
-traffic, separate books.
+``scene:<scene>`` (a share code, resolved by guides) or one of ``BARE_KINDS`` (a start reminder,
+a post-show follow-up, a group chat, the official account). The orders a viewer places are the
+selling brand's, with the source recorded beside them: shared traffic, separate books.
 """
 
 import re
@@ -17,6 +17,9 @@ from tenants.errors import InvalidInput
 SCENE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
 # An id as the database keeps it (a 64-bit key): ASCII digits only, so "²" or a 30-digit
 # number is an unknown source (400), not a crash.
+# Entry routes that carry no id: a start reminder, a post-show follow-up, a link shared in a
+# group chat, the brand's official account menu or article.
+BARE_KINDS = ("reminder", "follow_up", "group_chat", "official_account")
 OBJECT_ID = re.compile(r"^[0-9]{1,18}$")
 
 
@@ -58,8 +61,8 @@ def resolve_entry_source(room: LiveRoom, raw: str) -> EntrySource:
     if not raw:
         return DIRECT
     kind, _, value = raw.partition(":")
-    if kind == "reminder" and not value:
-        return EntrySource("reminder")
+    if kind in BARE_KINDS and not value:
+        return EntrySource(kind)
     if kind == "scene" and SCENE.match(value):
         return EntrySource("scene", scene=value)
     if kind in ("festival", "costream") and OBJECT_ID.match(value):
@@ -85,4 +88,6 @@ def resolve_entry_source(room: LiveRoom, raw: str) -> EntrySource:
         if costream is None:
             raise _invalid("This room is not in that co-stream.")
         return EntrySource("costream", costream_id=costream.pk, referring_room_id=costream.other_room(room).pk)
-    raise _invalid("Use festival:<id>, costream:<id>, reminder or scene:<scene>.")
+    raise _invalid(
+        "Use festival:<id>, costream:<id>, scene:<scene>, reminder, follow_up, group_chat or official_account."
+    )

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from livestream.services import live, reminders
+from livestream.services import follow_ups, live, reminders
 
 
 @shared_task(name="livestream.send_start_reminders")
@@ -16,3 +16,15 @@ def flush_live_state() -> dict:
     """Like totals, per-minute likes, online peaks, comments and viewing sessions from Redis into
     the database, in batches. Safe to run twice: totals only grow and rows have fixed keys."""
     return live.live_flush()
+
+
+@shared_task(name="livestream.send_follow_up")
+def send_follow_up(follow_up_id: int) -> dict:
+    """A follow-up's recipients, in batches; each given at most once, however often this runs."""
+    return follow_ups.follow_up_send(follow_up_id=follow_up_id)
+
+
+@shared_task(name="livestream.resume_follow_ups")
+def resume_follow_ups() -> int:
+    """Follow-ups whose task was lost (a worker restarted): finished by the beat."""
+    return follow_ups.follow_ups_send_pending()

@@ -1,8 +1,8 @@
 """livestream's URLs, one list per audience; config/urls.py mounts each under its prefix."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from livestream.api import console, live, mp, platform
+from livestream.api import console, live, mp, platform, reports
 
 mp_urls = [
     path("rooms", mp.MpRoomListApi.as_view(), name="mp-rooms"),
@@ -32,6 +32,17 @@ console_urls = [
     path("rooms/<int:room_id>/push", console.RoomPushApi.as_view(), name="console-room-push"),
     path("rooms/<int:room_id>/costreams", console.CoStreamInviteApi.as_view(), name="console-room-costream"),
     path("rooms/<int:room_id>/comments", live.ConsoleRoomCommentsApi.as_view(), name="console-room-comments"),
+    path("rooms/<int:room_id>/report", reports.RoomReportApi.as_view(), name="console-room-report"),
+    re_path(
+        r"^rooms/(?P<room_id>[0-9]+)/report\.(?P<kind>csv|xlsx)$",
+        reports.RoomReportExportApi.as_view(),
+        name="console-room-report-export",
+    ),
+    path("rooms/<int:room_id>/segments", reports.RoomSegmentsApi.as_view(), name="console-room-segments"),
+    path("rooms/<int:room_id>/follow-ups", reports.RoomFollowUpsApi.as_view(), name="console-room-follow-ups"),
+    path("follow-ups/<int:follow_up_id>", reports.FollowUpDetailApi.as_view(), name="console-follow-up"),
+    path("reports", reports.BrandReportApi.as_view(), name="console-reports"),
+    re_path(r"^reports\.(?P<kind>csv|xlsx)$", reports.BrandReportExportApi.as_view(), name="console-reports-export"),
     path("rooms/<int:room_id>/<str:action>", console.RoomActionApi.as_view(), name="console-room-action"),
     path("costreams", console.CoStreamListApi.as_view(), name="console-costreams"),
     path("costreams/<int:costream_id>/<str:action>", console.CoStreamActionApi.as_view(), name="console-costream"),

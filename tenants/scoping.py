@@ -117,6 +117,7 @@ class BrandScopedManager(models.Manager):
         return models.Q(brand_id=brand.pk)
 
     def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)  # a generator would be used up by the loop below
         for obj in objs:
             obj.assign_scope_brand()
         return self.model.unscoped.db_manager(self.db).bulk_create(objs, *args, **kwargs)

@@ -2,7 +2,7 @@
 and the leaderboard; store managers (and team leaders) also see their guides."""
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
@@ -21,9 +21,11 @@ from guides.api.common import (
 )
 from guides.models import CommissionEntry, Guide, Settlement, ShareCode
 from guides.services import shares
+from livestream import reports
+from livestream.services import follow_ups
 from tenants.api.base import GuideAPIView
 from tenants.api.fields import IdField
-from tenants.errors import NotFound
+from tenants.errors import InvalidInput, NotFound
 
 TAGS = ["guide"]
 IMAGES = ("code", "poster")
@@ -222,3 +224,47 @@ class GuideTeamApi(GuideAPIView, generics.ListAPIView):
         page = self.paginate_queryset(self.get_queryset())
         stats = selectors.team_stats(brand=request.brand, guides=page)
         return self.get_paginated_response(self.OutputSerializer(page, many=True, context={"stats": stats}).data)
+
+
+class GuideFollowUpListApi(GuideAPIView, generics.ListAPIView):
+    """My to-do list after a show: customers bound to me who watched and did not buy."""
+
+    class OutputSerializer(serializers.Serializer):
+        room_id = serializers.IntegerField()
+        room_title = serializers.CharField(source="room__title")
+        room_started_at = serializers.DateTimeField(source="room__started_at")
+        customer_id = serializers.IntegerField()
+        nickname = serializers.CharField(source="customer__nickname")
+        watched_seconds = serializers.IntegerField()
+        contacted = serializers.BooleanField()
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Guide.objects.none()
+        room_id = self.request.query_params.get("room_id")
+        if room_id is not None and not room_id.isdigit():
+            raise InvalidInput("invalid_room_id", "room_id is a room's id.", fields={"room_id": ["An integer."]})
+        guide = selectors.guide_of(self.request.user)
+        return reports.guide_follow_up_list(brand=self.request.brand, guide=guide, room_id=room_id and int(room_id))
+
+    @extend_schema(tags=TAGS, parameters=[OpenApiParameter("room_id", int, description="Only this show.")])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class GuideFollowUpContactedApi(GuideAPIView):
+    """Mark a customer of my list contacted (one-to-one follow-up done)."""
+
+    class OutputSerializer(serializers.Serializer):
+        room_id = serializers.IntegerField()
+        customer_id = serializers.IntegerField()
+        contacted_at = serializers.DateTimeField()
+
+    @extend_schema(request=None, responses={200: OutputSerializer}, tags=TAGS)
+    def post(self, request, room_id, customer_id):
+        contact = follow_ups.audience_contact_mark(
+            brand=request.brand, guide=selectors.guide_of(request.user), room_id=room_id, customer_id=customer_id
+        )
+        return Response(self.OutputSerializer(contact).data)

@@ -2,9 +2,10 @@
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from commerce.models import Product
-from livestream.models import LiveRoom, RoomProduct
+from livestream.models import LiveRoom, ProductPush, RoomProduct
 from livestream.realtime import publish_room_event
 from livestream.services.costreams import active_costream_partner
 from tenants.errors import Conflict, InvalidInput, NotFound
@@ -149,8 +150,17 @@ def room_product_push(*, brand: Brand, room: LiveRoom, product_id: int | None) -
 
 def _publish_push(room: LiveRoom, product: Product | None) -> None:
     """A push reaches the room and, while the room co-streams, the partner room too."""
+    _record_push(room, product)
     data = {"room_id": room.pk, "product": product_summary(product) if product else None}
     publish_room_event(room.pk, "product.push", data)
     partner = active_costream_partner(room)
     if partner is not None:
         publish_room_event(partner.pk, "product.push", data)
+
+
+def _record_push(room: LiveRoom, product: Product | None) -> None:
+    """Close the push on screen and open the new one: the post-show report's push timeline."""
+    now = timezone.now()
+    ProductPush.objects.filter(room=room, ended_at__isnull=True).update(ended_at=now)
+    if product is not None:
+        ProductPush.objects.create(brand_id=room.brand_id, room=room, product=product, started_at=now)

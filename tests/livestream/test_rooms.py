@@ -645,8 +645,20 @@ LISTS = {"console-rooms", "console-costreams", "console-festivals"}
 LIVE = {"console-room-comments", "console-comment", "console-mutes", "console-mute"}
 
 
+# Reports, segments and follow-ups have theirs in tests/livestream/test_report.py and test_follow_ups.py.
+REPORTS = {
+    "console-room-report",
+    "console-room-report-export",
+    "console-reports",
+    "console-reports-export",
+    "console-room-segments",
+    "console-room-follow-ups",
+    "console-follow-up",
+}
+
+
 def test_the_isolation_table_covers_every_console_endpoint():
-    assert {name for name, *_ in ISOLATION} | LISTS | LIVE == {url.name for url in console_urls}
+    assert {name for name, *_ in ISOLATION} | LISTS | LIVE | REPORTS == {url.name for url in console_urls}
 
 
 def params(rows):

@@ -57,3 +57,9 @@ def test_bulk_create_fills_the_brand(brand):
     with brand_scope(brand):
         Customer.objects.bulk_create([Customer(openid="a"), Customer(openid="b")])
         assert Customer.objects.count() == 2
+
+
+def test_bulk_create_takes_a_generator(brand):
+    with brand_scope(brand):
+        Customer.objects.bulk_create(Customer(openid=f"gen-{n}") for n in range(3))
+        assert Customer.objects.filter(openid__startswith="gen-").count() == 3

@@ -1,0 +1,112 @@
+"""The admin's post-show report page: figures, charts (in headless Chromium), follow-ups, isolation."""
+
+import os
+import shutil
+
+import pytest
+from django.test import Client
+
+from coupons.models import Coupon
+from livestream.models import FollowUp
+from tenants.models import Membership
+from tenants.scoping import brand_scope
+from tests.coupons.conftest import make_template
+from tests.livestream.test_report import show  # noqa: F401  (the hand-made show)
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def admin_client(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_report_page_shows_the_figures_and_sends_a_follow_up(
+    brand,
+    show,  # noqa: F811
+    make_staff,
+    django_capture_on_commit_callbacks,
+):
+    room = show["room"]
+    operator = admin_client(make_staff(brand, Membership.Role.OPERATOR))
+    listing = operator.get("/admin/livestream/liveroom/").content.decode()
+    assert f"/admin/livestream/liveroom/{room.pk}/report/" in listing
+    page = operator.get(f"/admin/livestream/liveroom/{room.pk}/report/").content.decode()
+    assert "130.00 yuan" in page and "66.67 %" in page and "chart.umd.min.js" in page
+    assert 'id="report-charts"' in page and "Silk scarf" in page and "Store S1" in page
+
+    template = make_template(brand)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator.post(
+            f"/admin/livestream/liveroom/{room.pk}/report/",
+            {"segment": "watched_not_bought", "coupon_template": template.pk, "message_text": ""},
+        )
+    assert response.status_code == 302
+    with brand_scope(brand):
+        follow_up = FollowUp.objects.get()
+        assert follow_up.status == "done" and follow_up.recipient_count == 1  # c3: watched, did not pay
+        assert Coupon.objects.filter(source="follow_up", customer=show["customers"][2]).count() == 1
+
+
+def test_another_brands_operator_cannot_open_the_report(brand, other_brand, show, make_staff):  # noqa: F811
+    rival = admin_client(make_staff(other_brand, Membership.Role.OPERATOR))
+    response = rival.get(f"/admin/livestream/liveroom/{show['room'].pk}/report/")
+    assert response.status_code in (302, 404)
+    assert b"Silk scarf" not in response.content
+    assert rival.post(f"/admin/livestream/liveroom/{show['room'].pk}/report/", {"segment": "bought"}).status_code in (
+        302,
+        404,
+    )
+    with brand_scope(brand):
+        assert not FollowUp.objects.exists()
+
+
+@pytest.mark.skipif(not shutil.which(CHROMIUM), reason="needs Chromium at /usr/bin/chromium")
+def test_report_page_draws_its_charts_in_a_real_browser(
+    transactional_db,
+    brand,
+    show,  # noqa: F811
+    make_staff,
+    live_server,
+    monkeypatch,
+):
+    from playwright.sync_api import sync_playwright
+
+    room = show["room"]
+    operator = admin_client(make_staff(brand, Membership.Role.OPERATOR))
+    session = operator.cookies["sessionid"].value
+    # Playwright's sync API runs an event loop in this thread; the live server's ORM runs in its own.
+    monkeypatch.setitem(os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            context = browser.new_context()
+            context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+            page = context.new_page()
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{live_server.url}/admin/livestream/liveroom/{room.pk}/report/")
+            page.wait_for_function("window.reportCharts && window.reportCharts.length === 4")
+            drawn = page.evaluate(
+                """() => window.reportCharts.map(chart => ({
+                    id: chart.canvas.id,
+                    width: chart.width,
+                    points: chart.data.datasets.reduce((n, d) => n + d.data.length, 0),
+                    painted: (() => {
+                        const ctx = chart.canvas.getContext("2d");
+                        const pixels = ctx.getImageData(0, 0, chart.canvas.width, chart.canvas.height).data;
+                        for (let i = 3; i < pixels.length; i += 4) if (pixels[i]) return true;
+                        return false;
+                    })(),
+                }))"""
+            )
+            funnel = page.evaluate("() => window.reportCharts[2].data.datasets[0].data")
+        finally:
+            browser.close()
+    assert errors == []
+    assert [chart["id"] for chart in drawn] == ["chart-online", "chart-orders", "chart-funnel", "chart-sources"]
+    assert all(chart["width"] > 0 and chart["points"] > 0 and chart["painted"] for chart in drawn), drawn
+    assert funnel == [3, 3, 2]
