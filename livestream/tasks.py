@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from livestream.services import live, reminders
+from livestream.services import live, lotteries, reminders
 
 
 @shared_task(name="livestream.send_start_reminders")
@@ -16,3 +16,15 @@ def flush_live_state() -> dict:
     """Like totals, per-minute likes, online peaks, comments and viewing sessions from Redis into
     the database, in batches. Safe to run twice: totals only grow and rows have fixed keys."""
     return live.live_flush()
+
+
+@shared_task(name="livestream.draw_due_lotteries")
+def draw_due_lotteries() -> int:
+    """Draw the lotteries whose draw time has come; one drawn meanwhile is skipped, never redrawn."""
+    return lotteries.draw_due_lotteries()
+
+
+@shared_task(name="livestream.lapse_unclaimed_prizes")
+def lapse_unclaimed_prizes() -> int:
+    """Physical prizes whose winner gave no address before the deadline lapse (a conditional UPDATE)."""
+    return lotteries.lapse_unclaimed_prizes()
