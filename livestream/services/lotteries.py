@@ -230,7 +230,7 @@ def lottery_open(
 
 
 def _locked_open(lottery: Lottery) -> Lottery:
-    locked = Lottery.objects.select_for_update().select_related("coupon_template").get(pk=lottery.pk)
+    locked = Lottery.objects.select_for_update(of=("self",)).select_related("coupon_template").get(pk=lottery.pk)
     if locked.status != Lottery.Status.OPEN:
         raise Conflict(
             "lottery_not_open", f"This lottery is already {locked.status}.", fields={"status": locked.status}
