@@ -10,6 +10,7 @@ from livestream.services import gift_boxes, lotteries
 from tenants.api.base import ConsoleAPIView, CustomerAPIView
 from tenants.api.fields import StrictIntegerField
 from tenants.errors import NotFound
+from tenants.models import Customer
 
 CONSOLE_TAGS = ["console: lotteries and gift boxes"]
 MP_TAGS = ["mp: lotteries and gift boxes"]
@@ -94,7 +95,12 @@ class MpLotterySerializer(LotterySerializer):
         return WinnerSerializer(winner).data if winner else None
 
     def get_winners(self, lottery) -> list[dict]:
-        return lotteries.result_event_data(lottery)["winners"] if lottery.status == Lottery.Status.DRAWN else []
+        customers = self.context["customers"]
+        return [
+            {"customer_id": pk, "nickname": customers[pk].nickname, "avatar_url": customers[pk].avatar_url}
+            for pk in lottery.winner_ids
+            if pk in customers
+        ]
 
 
 def mp_lottery_context(customer, lottery_list) -> dict:
@@ -105,7 +111,9 @@ def mp_lottery_context(customer, lottery_list) -> dict:
     won = {w.lottery_id: w for w in LotteryWinner.objects.filter(lottery_id__in=ids, customer=customer)}
     for winner in won.values():
         winner.customer = customer
-    return {"joined": joined, "won": won}
+    winner_ids = {pk for lottery in lottery_list for pk in lottery.winner_ids}
+    customers = Customer.objects.in_bulk(winner_ids) if winner_ids else {}
+    return {"joined": joined, "won": won, "customers": customers}
 
 
 class GiftBoxPrizeSerializer(serializers.ModelSerializer):

@@ -1,6 +1,7 @@
 """Gift boxes: opened once per customer after the server-recorded watch time, prizes drawn by
 weight among those with stock left, coupons through the coupon service, brands kept apart."""
 
+import asyncio
 import time
 from collections import Counter
 
@@ -245,3 +246,50 @@ def test_the_admin_shows_and_stops_only_the_brands_boxes(admin, brand, other_bra
     assert admin.get(f"/admin/livestream/giftbox/{theirs.pk}/change/").status_code == 302
     admin.post("/admin/livestream/giftbox/", {"action": "stop", "_selected_action": [mine.pk, theirs.pk]})
     assert dict(GiftBox.unscoped.values_list("pk", "status")) == {mine.pk: "stopped", theirs.pk: "open"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_the_room_socket_records_watch_time_and_likes_for_the_server(brand, make_customer):
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+    from livestream.services.lotteries import watched_seconds
+    from tenants.auth import CustomerAccessToken
+
+    room = await sync_to_async(lambda: make_room_live(brand))()
+    viewer = await sync_to_async(make_customer)(brand)
+    ws = WebsocketCommunicator(application, f"/ws/rooms/{room.pk}/?token={CustomerAccessToken.for_customer(viewer)}")
+    assert (await ws.connect())[0]
+    assert (await ws.receive_json_from())["type"] == "snapshot"
+    await ws.send_json_to({"type": "like", "data": {"count": 3}})
+    await ws.send_json_to({"type": "ping", "data": {}})
+    assert (await ws.receive_json_from(timeout=3))["type"] in ("pong", "likes")
+    store = realtime.store()
+    assert store.has_liked(room.pk, viewer.pk)
+    closed, open_seconds = store.watched_seconds(room.pk, viewer.pk, time.time() + 1)
+    assert closed == 0 and open_seconds > 0  # an open socket, alive by its heartbeat
+    await ws.disconnect()
+    await asyncio.sleep(0.05)
+    closed, open_seconds = store.watched_seconds(room.pk, viewer.pk, time.time())
+    assert closed > 0 and open_seconds == 0
+    assert await sync_to_async(watched_seconds)(room_id=room.pk, customer_id=viewer.pk) == int(closed)
+
+
+def make_room_live(brand):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from livestream.models import LiveRoom
+
+    start = timezone.now() - timedelta(minutes=5)
+    return LiveRoom.objects.create(
+        brand=brand,
+        title="On air now",
+        anchor_name="Lin",
+        status="live",
+        scheduled_start=start,
+        scheduled_end=start + timedelta(hours=2),
+    )

@@ -382,3 +382,30 @@ def test_the_admin_lists_draws_and_stops_only_the_brands_lotteries(admin, brand,
     admin.post("/admin/livestream/lottery/", {"action": "stop", "_selected_action": [stopping.pk]})
     statuses = dict(Lottery.unscoped.values_list("pk", "status"))
     assert statuses == {mine.pk: "drawn", stopping.pk: "stopped", theirs.pk: "open"}
+
+
+def test_the_viewers_list_runs_the_same_queries_whatever_its_length(brand, room, make_customer, customer_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    viewer = make_customer(brand, nickname="Mei")
+    client = customer_client(viewer)
+    watching(room, viewer)
+
+    def drawn_lottery():
+        lottery = open_lottery(brand, room, winner_count=1)
+        lotteries.lottery_join(brand=brand, lottery=lottery, customer=viewer)
+        lotteries.lottery_draw(brand=brand, lottery=lottery)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(f"{MP}/{room.pk}/lotteries").status_code == 200
+        return len(captured)
+
+    drawn_lottery()
+    one = queries()
+    for _ in range(3):
+        drawn_lottery()
+    assert queries() == one
+    listed = client.get(f"{MP}/{room.pk}/lotteries").json()
+    assert len(listed) == 4 and all(row["winners"][0]["nickname"] == "Mei" for row in listed)
