@@ -350,10 +350,11 @@ def check_eligible(*, lottery: Lottery, customer: Customer) -> None:
         raise Conflict("lottery_not_eligible", reason, fields={"rule": rule})
 
 
-@transaction.atomic
 def lottery_join(*, brand: Brand, lottery: Lottery, customer: Customer) -> LotteryEntry:
-    """Enter a lottery once. The entry and the lottery's count are written together, the count
-    by a conditional UPDATE on an open lottery: a join that meets the draw is in, or refused."""
+    """Enter a lottery once. Eligibility is judged first, outside the transaction (the keyword
+    rule may persist the queued comments, which must not roll back with a refused join); then
+    the entry and the lottery's count are written together, the count by a conditional UPDATE
+    on an open lottery: a join that meets the draw is in the draw, or refused."""
     with brand_scope(brand):
         if store().hit("lottery_join", customer.pk, 60) > JOINS_PER_MINUTE:
             raise RateLimited("lottery_rate_limited", "Too many tries; wait a moment.")
@@ -362,16 +363,17 @@ def lottery_join(*, brand: Brand, lottery: Lottery, customer: Customer) -> Lotte
         if LotteryEntry.objects.filter(lottery=lottery, customer=customer).exists():
             raise Conflict("lottery_already_joined", "You are already in this lottery.")
         check_eligible(lottery=lottery, customer=customer)
-        try:
-            with transaction.atomic():
-                entry = LotteryEntry.objects.create(brand=brand, lottery=lottery, customer=customer)
-        except IntegrityError:
-            raise Conflict("lottery_already_joined", "You are already in this lottery.") from None
-        if not Lottery.objects.filter(pk=lottery.pk, status=Lottery.Status.OPEN).update(
-            entrant_count=F("entrant_count") + 1
-        ):
-            raise Conflict("lottery_not_open", "This lottery has just been drawn or stopped.")
-        return entry
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    entry = LotteryEntry.objects.create(brand=brand, lottery=lottery, customer=customer)
+            except IntegrityError:
+                raise Conflict("lottery_already_joined", "You are already in this lottery.") from None
+            if not Lottery.objects.filter(pk=lottery.pk, status=Lottery.Status.OPEN).update(
+                entrant_count=F("entrant_count") + 1
+            ):
+                raise Conflict("lottery_not_open", "This lottery has just been drawn or stopped.")
+            return entry
 
 
 @transaction.atomic

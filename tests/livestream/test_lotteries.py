@@ -409,3 +409,32 @@ def test_the_viewers_list_runs_the_same_queries_whatever_its_length(brand, room,
     assert queries() == one
     listed = client.get(f"{MP}/{room.pk}/lotteries").json()
     assert len(listed) == 4 and all(row["winners"][0]["nickname"] == "Mei" for row in listed)
+
+
+def test_the_admin_opens_a_lottery_through_the_service_and_refuses_bad_input(
+    admin, brand, room, rival_room, events, django_capture_on_commit_callbacks
+):
+    assert admin.get("/admin/livestream/lottery/add/").status_code == 200
+    form = {
+        "room": room.pk,
+        "title": "Admin draw",
+        "prize_kind": "physical",
+        "prize_name": "",
+        "winner_count": 1,
+        "rule": "present",
+        "address_hours": 48,
+        "winners-TOTAL_FORMS": 0,
+        "winners-INITIAL_FORMS": 0,
+    }
+    refused = admin.post("/admin/livestream/lottery/add/", form)
+    assert refused.status_code == 200 and "prize_name" in refused.context["adminform"].form.errors
+    other_room = admin.post("/admin/livestream/lottery/add/", {**form, "prize_name": "Tea", "room": rival_room.pk})
+    assert other_room.status_code == 200 and "room" in other_room.context["adminform"].form.errors
+    assert not Lottery.unscoped.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        created = admin.post("/admin/livestream/lottery/add/", {**form, "prize_name": "Tea"})
+    assert created.status_code == 302, created.content[:500]
+    lottery = Lottery.unscoped.get()
+    assert (lottery.brand_id, lottery.room_id, lottery.address_hours) == (brand.pk, room.pk, 48)
+    assert lottery.commitment == lotteries.commitment_of(lottery.seed)
+    assert [data["id"] for _, data in of_type(events, "lottery.open")] == [lottery.pk]
