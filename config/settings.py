@@ -143,6 +143,8 @@ CELERY_BEAT_SCHEDULE = {
     "start-reminders": {"task": "livestream.send_start_reminders", "schedule": 30.0},
     "flush-live-state": {"task": "livestream.flush_live_state", "schedule": 5.0},
     "resume-follow-ups": {"task": "livestream.resume_follow_ups", "schedule": 300.0},
+    "draw-due-lotteries": {"task": "livestream.draw_due_lotteries", "schedule": 10.0},
+    "lapse-unclaimed-prizes": {"task": "livestream.lapse_unclaimed_prizes", "schedule": 600.0},
     "expire-unpaid-orders": {"task": "commerce.expire_unpaid_orders", "schedule": 30.0},
     "complete-shipped-orders": {"task": "commerce.complete_shipped_orders", "schedule": 3600.0},
     "settle-commissions": {"task": "guides.settle_commissions", "schedule": 6 * 3600.0},
@@ -217,6 +219,10 @@ SPECTACULAR_SETTINGS = {
         "ProductAuditStatusEnum": "commerce.models.Product.AuditStatus",
         "StoreStatusEnum": "guides.models.Store.Status",
         "GuideStatusEnum": "guides.models.Guide.Status",
+        "LotteryStatusEnum": "livestream.models.Lottery.Status",
+        "LotteryWinnerStatusEnum": "livestream.models.LotteryWinner.Status",
+        "GiftBoxStatusEnum": "livestream.models.GiftBox.Status",
+        "GiftBoxPrizeKindEnum": "livestream.models.GiftBoxPrize.Kind",
     },
 }
 

@@ -270,6 +270,20 @@ def coupon_claim(*, brand: Brand, customer: Customer, template_id: int, now: dat
         return _issue(template, customer, source=Coupon.Source.CLAIM, now=now)
 
 
+@transaction.atomic
+def coupon_issue_as_prize(*, brand: Brand, customer: Customer, template_id: int, now: datetime | None = None) -> Coupon:
+    """Give a customer one coupon they won (a live-room lottery or gift box). The template's
+    quantity and state still hold; its claim limit does not (a prize is not a claim)."""
+    now = now or timezone.now()
+    with brand_scope(brand):
+        template = get_template(template_id)
+        if template.status != Status.ACTIVE:
+            raise Conflict("template_retired", "This coupon is no longer given out.")
+        if template.validity == CouponTemplate.Validity.FIXED and template.valid_until <= now:
+            raise Conflict("template_expired", "This coupon's validity has ended.")
+        return _issue(template, customer, source=Coupon.Source.REWARD, now=now, per_customer_limit=False)
+
+
 def drop_event_data(drop: CouponDrop) -> dict:
     template = drop.template
     return {

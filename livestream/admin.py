@@ -21,16 +21,21 @@ from livestream.models import (
     Festival,
     FollowUp,
     FollowUpRecipient,
+    GiftBox,
+    GiftBoxOpening,
+    GiftBoxPrize,
     LiveRoom,
+    Lottery,
+    LotteryWinner,
     Mute,
     ReminderSubscription,
     RoomProduct,
     Venue,
 )
-from livestream.services import follow_ups, live, room_products, rooms
+from livestream.services import follow_ups, gift_boxes, live, lotteries, room_products, rooms
 from tenants import scoping
 from tenants.admin_site import BrandScopedAdmin, BrandScopedInline, PlatformAdmin, ReadOnlyInline
-from tenants.errors import DomainError
+from tenants.errors import Conflict, DomainError
 
 
 def run_service(model_admin, request, action, *args, **kwargs):
@@ -428,4 +433,161 @@ class FollowUpAdmin(BrandScopedAdmin):
         return False  # sent from the room's report page or the console API, through the service
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+# --- lotteries and gift boxes --------------------------------------------------------------------
+
+
+class LotteryForm(forms.ModelForm):
+    class Meta:
+        model = Lottery
+        fields = [
+            "room",
+            "title",
+            "prize_kind",
+            "coupon_template",
+            "prize_name",
+            "winner_count",
+            "rule",
+            "keyword",
+            "draw_at",
+            "address_hours",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        room = data["room"]
+        try:
+            if room.status not in lotteries.OPEN_ROOMS:
+                raise Conflict("room_not_live", "A lottery is opened in a live room.", fields={"room": ["Not live."]})
+            lotteries.clean_lottery(
+                title=data["title"],
+                prize_kind=data["prize_kind"],
+                coupon_template_id=data["coupon_template"].pk if data.get("coupon_template") else None,
+                prize_name=data.get("prize_name", ""),
+                winner_count=data["winner_count"],
+                rule=data["rule"],
+                keyword=data.get("keyword", ""),
+                draw_at=data.get("draw_at"),
+                now=timezone.now(),
+            )
+        except DomainError as exc:
+            for field, errors in (exc.fields or {None: [exc.message]}).items():
+                field = "coupon_template" if field == "coupon_template_id" else field
+                self.add_error(field if field in self.fields else None, errors)
+        return data
+
+
+class LotteryWinnerInline(ReadOnlyInline):
+    model = LotteryWinner
+    fields = ["rank", "customer", "status", "coupon", "address_deadline", "recipient", "phone", "address"]
+
+
+@admin.register(Lottery)
+class LotteryAdmin(BrandScopedAdmin):
+    """Open a lottery (in a live room), watch its entrants and winners, draw or stop it."""
+
+    form = LotteryForm
+    list_display = ["title", "room", "status", "rule", "winner_count", "entrant_count", "draw_at", "drawn_at"]
+    list_filter = ["status", "rule", "prize_kind"]
+    list_select_related = ["room"]
+    search_fields = ["title", "room__title"]
+    readonly_fields = ["commitment", "status", "entrant_count", "winner_ids", "opened_at", "drawn_at", "stopped_at"]
+    inlines = [LotteryWinnerInline]
+    actions = ["draw", "stop"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "room":
+            kwargs["queryset"] = LiveRoom.objects.filter(status__in=lotteries.OPEN_ROOMS)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        created = lotteries.lottery_open(
+            brand=data["room"].brand,
+            room=data["room"],
+            title=data["title"],
+            prize_kind=data["prize_kind"],
+            coupon_template_id=data["coupon_template"].pk if data.get("coupon_template") else None,
+            prize_name=data.get("prize_name", ""),
+            winner_count=data["winner_count"],
+            rule=data["rule"],
+            keyword=data.get("keyword", ""),
+            draw_at=data.get("draw_at"),
+            address_hours=data["address_hours"],
+        )
+        obj.pk, obj.brand = created.pk, created.brand
+        obj.refresh_from_db()
+
+    def _act(self, request, queryset, action):
+        done = sum(run_service(self, request, action, brand=x.brand, lottery=x) is not None for x in queryset)
+        if done:
+            self.message_user(request, f"{done} lottery(ies) updated.", messages.SUCCESS)
+
+    @admin.action(description="Draw the selected lotteries now")
+    def draw(self, request, queryset):
+        self._act(request, queryset, lotteries.lottery_draw)
+
+    @admin.action(description="Stop the selected lotteries without a draw")
+    def stop(self, request, queryset):
+        self._act(request, queryset, lotteries.lottery_stop)
+
+
+class GiftBoxPrizeInline(ReadOnlyInline):
+    model = GiftBoxPrize
+    fields = ["kind", "name", "coupon_template", "points", "weight", "stock", "remaining"]
+
+
+@admin.register(GiftBox)
+class GiftBoxAdmin(BrandScopedAdmin):
+    """Watch a box's prizes and stock left, and stop it; boxes are put in a room from the console."""
+
+    list_display = ["title", "room", "status", "watch_minutes", "created_at", "stopped_at"]
+    list_filter = ["status"]
+    list_select_related = ["room"]
+    search_fields = ["title", "room__title"]
+    inlines = [GiftBoxPrizeInline]
+    actions = ["stop"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Stop the selected gift boxes")
+    def stop(self, request, queryset):
+        done = sum(
+            run_service(self, request, gift_boxes.gift_box_stop, brand=box.brand, box=box) is not None
+            for box in queryset
+        )
+        if done:
+            self.message_user(request, f"{done} gift box(es) stopped.", messages.SUCCESS)
+
+
+@admin.register(GiftBoxOpening)
+class GiftBoxOpeningAdmin(BrandScopedAdmin):
+    list_display = ["box", "customer", "prize", "coupon", "points", "watched_seconds", "created_at"]
+    list_select_related = ["box", "customer", "prize"]
+    search_fields = ["box__title", "customer__openid", "customer__nickname"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -129,6 +129,7 @@ def room_snapshot(room: LiveRoom, counters: dict, recent: list[str], pinned) -> 
 
 class RoomConsumer(AsyncWebsocketConsumer):
     viewer = None
+    liked = False
 
     async def __call__(self, scope, receive, send):
         """Channels' ``AsyncConsumer.__call__`` without a channel-layer channel of its own: nothing is
@@ -173,12 +174,16 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.allowance, self.allowance_at = float(FLOOD_BURST), time.monotonic()
         ticks = self.room.fanout_mode == LiveRoom.FanoutMode.TICKS
         self.viewer = await hub().join(self.room.pk, self.base_send, ticks=ticks)
+        if self.customer is not None:  # watch time for gift boxes and lotteries is the server's record
+            await asyncio.to_thread(store().watch_start, self.room.pk, self.customer.pk, self.viewer.id, self.joined_at)
 
     async def disconnect(self, code):
         if self.viewer is None:
             return
         viewer, self.viewer = self.viewer, None
         await hub().leave(self.room.pk, viewer)
+        if self.customer is not None:
+            await asyncio.to_thread(store().watch_end, self.room.pk, self.customer.pk, viewer.id, time.time())
         await asyncio.to_thread(
             live.session_record,
             brand_id=self.brand.pk,
@@ -239,6 +244,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if not self.room.likes_enabled:
             return await self.error("likes_disabled", "Likes are off in this room.")
         hub().add_likes(self.room.pk, count)
+        if self.customer is not None and not self.liked:  # once per socket: a tap storm stays off Redis
+            self.liked = True
+            await asyncio.to_thread(store().mark_liked, self.room.pk, self.customer.pk)
 
     async def comment(self, data):
         if self.customer is None:

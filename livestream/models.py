@@ -391,3 +391,169 @@ class AudienceContact(BrandScopedModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["brand", "room", "customer"], name="audiencecontact_once")]
+
+
+class Lottery(BrandScopedModel):
+    """A lottery (抽奖) opened in a live room, drawn verifiably (livestream.services.lotteries).
+
+    ``seed`` stays secret until the draw; ``commitment`` (its SHA-256) is public from the open,
+    so the brand cannot pick the seed after seeing who entered.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        DRAWN = "drawn"
+        STOPPED = "stopped", "stopped without a draw"
+
+    class Rule(models.TextChoices):
+        PRESENT = "present", "everyone watching the room"
+        KEYWORD = "keyword", "commented the keyword"
+        LIKED = "liked", "liked the room"
+        SUBSCRIBED = "subscribed", "subscribed to the room's start reminder"
+        NEW_CUSTOMERS = "new_customers", "customers without a paid order"
+
+    class PrizeKind(models.TextChoices):
+        COUPON = "coupon"
+        PHYSICAL = "physical", "physical prize, shipped to an address"
+
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="lotteries")
+    title = models.CharField(max_length=60)
+    prize_kind = models.CharField(max_length=8, choices=PrizeKind.choices)
+    coupon_template = models.ForeignKey(
+        "coupons.CouponTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    prize_name = models.CharField(max_length=60, blank=True, help_text="What a physical prize is.")
+    winner_count = models.PositiveIntegerField(help_text="Prizes to give (a physical prize's stock).")
+    rule = models.CharField(max_length=16, choices=Rule.choices, default=Rule.PRESENT)
+    keyword = models.CharField(max_length=20, blank=True)
+    draw_at = models.DateTimeField(null=True, blank=True, help_text="Empty: the operator draws by hand.")
+    address_hours = models.PositiveIntegerField(
+        default=72, help_text="Hours a physical-prize winner has to give an address before the prize lapses."
+    )
+    seed = models.CharField(max_length=64, editable=False)
+    commitment = models.CharField(max_length=64, editable=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    entrant_count = models.PositiveIntegerField(default=0)
+    entrant_ids = models.JSONField(default=list, blank=True, editable=False, help_text="Frozen at the draw.")
+    winner_ids = models.JSONField(default=list, blank=True, editable=False)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    drawn_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "lotteries"
+        indexes = [
+            models.Index(fields=["brand", "room", "-opened_at"]),
+            models.Index(fields=["status", "draw_at"], name="lottery_due_scan"),
+        ]
+        constraints = [models.CheckConstraint(name="lottery_has_winners", condition=Q(winner_count__gte=1))]
+
+    def __str__(self):
+        return self.title
+
+
+class LotteryEntry(BrandScopedModel):
+    lottery = models.ForeignKey(Lottery, on_delete=models.CASCADE, related_name="entries")
+    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="lottery_entries")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "lottery", "customer"], name="lotteryentry_uniq")]
+        verbose_name_plural = "lottery entries"
+
+
+class LotteryWinner(BrandScopedModel):
+    """A winner and what became of the prize: a coupon issued at once, or a physical prize
+    waiting for an address until ``address_deadline``, then claimed or lapsed."""
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", "coupon issued"
+        ISSUE_FAILED = "issue_failed", "the coupon could not be issued"
+        AWAITING_ADDRESS = "awaiting_address"
+        CLAIMED = "claimed", "address given"
+        LAPSED = "lapsed", "no address before the deadline"
+
+    lottery = models.ForeignKey(Lottery, on_delete=models.CASCADE, related_name="winners")
+    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="lottery_wins")
+    rank = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    coupon = models.ForeignKey("coupons.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    issue_error = models.CharField(max_length=200, blank=True)
+    address_deadline = models.DateTimeField(null=True, blank=True)
+    recipient = models.CharField(max_length=30, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    address = models.CharField(max_length=200, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "lottery", "customer"], name="lotterywinner_uniq")]
+        indexes = [models.Index(fields=["status", "address_deadline"], name="lotterywinner_lapse_scan")]
+        ordering = ["rank"]
+
+
+class GiftBox(BrandScopedModel):
+    """A gift box (拆礼盒): a viewer who has watched the room for ``watch_minutes`` opens it once."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        STOPPED = "stopped"
+
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="gift_boxes")
+    title = models.CharField(max_length=60)
+    watch_minutes = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "room", "-created_at"])]
+
+    def __str__(self):
+        return self.title
+
+
+class GiftBoxPrize(BrandScopedModel):
+    """One prize of a box's pool, drawn with probability ``weight`` / the weights of prizes left."""
+
+    class Kind(models.TextChoices):
+        COUPON = "coupon"
+        POINTS = "points"
+        ITEM = "item", "physical item"
+        THANKS = "thanks", "thanks for watching"
+
+    box = models.ForeignKey(GiftBox, on_delete=models.CASCADE, related_name="prizes")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    name = models.CharField(max_length=60)
+    coupon_template = models.ForeignKey(
+        "coupons.CouponTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    points = models.PositiveIntegerField(default=0)
+    weight = models.PositiveIntegerField()
+    stock = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited.")
+    remaining = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="giftboxprize_weight_positive", condition=Q(weight__gte=1)),
+            models.CheckConstraint(
+                name="giftboxprize_remaining_not_negative", condition=Q(remaining__isnull=True) | Q(remaining__gte=0)
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class GiftBoxOpening(BrandScopedModel):
+    """A customer's one opening of a box; ``prize`` is empty when the pool had nothing left."""
+
+    box = models.ForeignKey(GiftBox, on_delete=models.CASCADE, related_name="openings")
+    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="gift_box_openings")
+    prize = models.ForeignKey(GiftBoxPrize, null=True, blank=True, on_delete=models.PROTECT, related_name="openings")
+    coupon = models.ForeignKey("coupons.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    points = models.PositiveIntegerField(default=0)
+    watched_seconds = models.PositiveIntegerField(help_text="Server-side watch time when it was opened.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand", "box", "customer"], name="giftboxopening_uniq")]

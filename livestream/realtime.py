@@ -21,6 +21,7 @@ from django.db import transaction
 
 ONLINE_TTL_S = 30  # a socket not heard of for this long is no longer counted online
 RECENT_COMMENTS = 20  # what a joining viewer sees of the conversation so far
+WATCH_KEEP_S = 2 * 86400  # how long the live store keeps who watched and liked a room
 
 
 def encode(event_type: str, data: dict) -> str:
@@ -165,6 +166,48 @@ class RedisStore:
         pipe.expire(key, window_s + 1)
         return int(pipe.execute()[0])
 
+    # who watched and liked: the server's own record, for lotteries and gift boxes
+    def watch_start(self, room_id: int, customer_id: int, socket_id: str, at: float) -> None:
+        key = _key("room", room_id, "watching", customer_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, socket_id, at)
+        pipe.expire(key, WATCH_KEEP_S)
+        pipe.execute()
+
+    def watch_end(self, room_id: int, customer_id: int, socket_id: str, at: float) -> None:
+        key = _key("room", room_id, "watching", customer_id)
+        started = self.redis.hget(key, socket_id)
+        if started is None or not self.redis.hdel(key, socket_id):
+            return  # another call closed this socket already: count its time once
+        watched = _key("room", room_id, "watched")
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hincrbyfloat(watched, customer_id, max(at - float(started), 0.0))
+        pipe.expire(watched, WATCH_KEEP_S)
+        pipe.execute()
+
+    def watched_seconds(self, room_id: int, customer_id: int, now: float) -> tuple[float, float]:
+        """(seconds of closed sockets, seconds of sockets still alive by their heartbeats)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(_key("room", room_id, "watched"), customer_id)
+        pipe.hgetall(_key("room", room_id, "watching", customer_id))
+        closed, sockets = pipe.execute()
+        open_seconds = 0.0
+        for socket_id, started in sockets.items():
+            expires = self.redis.zscore(_key("room", room_id, "online"), socket_id)
+            if expires is not None and expires > now:
+                open_seconds += max(now - float(started), 0.0)
+        return float(closed or 0), open_seconds
+
+    def mark_liked(self, room_id: int, customer_id: int) -> None:
+        key = _key("room", room_id, "likers")
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(key, customer_id)
+        pipe.expire(key, WATCH_KEEP_S)
+        pipe.execute()
+
+    def has_liked(self, room_id: int, customer_id: int) -> bool:
+        return bool(self.redis.sismember(_key("room", room_id, "likers"), customer_id))
+
     # viewing sessions closed by a leave, waiting to be persisted
     def queue_sessions(self, payloads: list[str]) -> None:
         if payloads:
@@ -199,6 +242,9 @@ class LocalStore:
         self.hits: dict[tuple, int] = defaultdict(int)
         self.dirty: set[int] = set()
         self.recent: dict[int, list[str]] = {}
+        self.watching: dict[tuple, dict[str, float]] = defaultdict(dict)
+        self.watched: dict[tuple, float] = defaultdict(float)
+        self.likers: dict[int, set] = defaultdict(set)
         self.hub = None  # the hub of this process's event loop, when it serves websockets
 
     def publish(self, room_id: int, text: str) -> None:
@@ -298,6 +344,33 @@ class LocalStore:
         with self.lock:
             self.hits[key] += 1
             return self.hits[key]
+
+    def watch_start(self, room_id, customer_id, socket_id, at):
+        with self.lock:
+            self.watching[(room_id, customer_id)][socket_id] = at
+
+    def watch_end(self, room_id, customer_id, socket_id, at):
+        with self.lock:
+            started = self.watching[(room_id, customer_id)].pop(socket_id, None)
+            if started is not None:
+                self.watched[(room_id, customer_id)] += max(at - started, 0.0)
+
+    def watched_seconds(self, room_id, customer_id, now):
+        with self.lock:
+            alive = self.sockets.get(room_id, {})
+            open_seconds = sum(
+                max(now - started, 0.0)
+                for socket_id, started in self.watching.get((room_id, customer_id), {}).items()
+                if alive.get(socket_id, 0) > now
+            )
+            return self.watched.get((room_id, customer_id), 0.0), open_seconds
+
+    def mark_liked(self, room_id, customer_id):
+        with self.lock:
+            self.likers[room_id].add(customer_id)
+
+    def has_liked(self, room_id, customer_id):
+        return customer_id in self.likers.get(room_id, ())
 
     def queue_sessions(self, payloads):
         with self.lock:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from livestream.services import follow_ups, live, reminders
+from livestream.services import follow_ups, live, lotteries, reminders
 
 
 @shared_task(name="livestream.send_start_reminders")
@@ -28,3 +28,15 @@ def send_follow_up(follow_up_id: int) -> dict:
 def resume_follow_ups() -> int:
     """Follow-ups whose task was lost (a worker restarted): finished by the beat."""
     return follow_ups.follow_ups_send_pending()
+
+
+@shared_task(name="livestream.draw_due_lotteries")
+def draw_due_lotteries() -> int:
+    """Draw the lotteries whose draw time has come; one drawn meanwhile is skipped, never redrawn."""
+    return lotteries.draw_due_lotteries()
+
+
+@shared_task(name="livestream.lapse_unclaimed_prizes")
+def lapse_unclaimed_prizes() -> int:
+    """Physical prizes whose winner gave no address before the deadline lapse (a conditional UPDATE)."""
+    return lotteries.lapse_unclaimed_prizes()

@@ -2,9 +2,33 @@
 
 from django.urls import path, re_path
 
-from livestream.api import console, live, mp, platform, reports
+from livestream.api import console, interactive, live, mp, platform, reports
+
+LOTTERY = "rooms/<int:room_id>/lotteries/<int:lottery_id>"
+BOX = "rooms/<int:room_id>/gift-boxes/<int:box_id>"
+
+interactive_mp_urls = [
+    path("rooms/<int:room_id>/lotteries", interactive.MpLotteryListApi.as_view(), name="mp-lotteries"),
+    path(f"{LOTTERY}/join", interactive.MpLotteryJoinApi.as_view(), name="mp-lottery-join"),
+    path(f"{LOTTERY}/proof", interactive.MpLotteryProofApi.as_view(), name="mp-lottery-proof"),
+    path(f"{LOTTERY}/address", interactive.MpPrizeAddressApi.as_view(), name="mp-lottery-address"),
+    path("rooms/<int:room_id>/gift-boxes", interactive.MpGiftBoxListApi.as_view(), name="mp-gift-boxes"),
+    path(f"{BOX}/open", interactive.MpGiftBoxOpenApi.as_view(), name="mp-gift-box-open"),
+]
+
+# Before the rooms' "<action>" route, which would take "lotteries" for an action.
+interactive_console_urls = [
+    path("rooms/<int:room_id>/lotteries", interactive.ConsoleLotteryListCreateApi.as_view(), name="console-lotteries"),
+    path(LOTTERY, interactive.ConsoleLotteryDetailApi.as_view(), name="console-lottery"),
+    path(f"{LOTTERY}/<str:action>", interactive.ConsoleLotteryActionApi.as_view(), name="console-lottery-action"),
+    path(
+        "rooms/<int:room_id>/gift-boxes", interactive.ConsoleGiftBoxListCreateApi.as_view(), name="console-gift-boxes"
+    ),
+    path(f"{BOX}/stop", interactive.ConsoleGiftBoxStopApi.as_view(), name="console-gift-box-stop"),
+]
 
 mp_urls = [
+    *interactive_mp_urls,
     path("rooms", mp.MpRoomListApi.as_view(), name="mp-rooms"),
     path("rooms/<int:room_id>", mp.MpRoomDetailApi.as_view(), name="mp-room"),
     path("rooms/<int:room_id>/reminder", mp.MpRoomReminderApi.as_view(), name="mp-room-reminder"),
@@ -13,6 +37,7 @@ mp_urls = [
 ]
 
 console_urls = [
+    *interactive_console_urls,
     path("rooms", console.RoomListCreateApi.as_view(), name="console-rooms"),
     path("rooms/<int:room_id>", console.RoomDetailApi.as_view(), name="console-room"),
     path("rooms/<int:room_id>/replay", console.RoomReplayApi.as_view(), name="console-room-replay"),

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
         ('commerce', '0002_initial'),
         ('coupons', '0002_report_follow_up_source'),
         ('guides', '0003_shares_commission_leaderboard'),
-        ('livestream', '0001_initial'),
+        ('livestream', '0002_lotteries_gift_boxes'),
         ('tenants', '0002_brand_binding_mode_brand_binding_protection_days_and_more'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

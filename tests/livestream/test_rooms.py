@@ -643,6 +643,9 @@ LISTS = {"console-rooms", "console-costreams", "console-festivals"}
 
 # Comments and mutes have their own isolation tests (tests/livestream/test_live_api.py).
 LIVE = {"console-room-comments", "console-comment", "console-mutes", "console-mute"}
+# Lotteries and gift boxes too (tests/livestream/test_lotteries.py, test_gift_boxes.py).
+INTERACTIVE = {"console-lotteries", "console-lottery", "console-lottery-action", "console-gift-boxes"}
+INTERACTIVE |= {"console-gift-box-stop"}
 
 
 # Reports, segments and follow-ups have theirs in tests/livestream/test_report.py and test_follow_ups.py.
@@ -658,7 +661,7 @@ REPORTS = {
 
 
 def test_the_isolation_table_covers_every_console_endpoint():
-    assert {name for name, *_ in ISOLATION} | LISTS | LIVE | REPORTS == {url.name for url in console_urls}
+    assert {name for name, *_ in ISOLATION} | LISTS | LIVE | REPORTS | INTERACTIVE == {url.name for url in console_urls}
 
 
 def params(rows):
