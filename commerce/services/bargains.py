@@ -164,22 +164,9 @@ def bargain_help(*, brand: Brand, helper: Customer, bargain: Bargain) -> Bargain
             slots_left = len(locked.plan) - locked.slots_used
             if slots_left == 0:
                 raise Conflict("bargain_at_floor", "This bargain has reached its floor price.")
-            helped_today = BargainHelp.objects.filter(helper=helper, day=day).count()
-            if helped_today >= locked.offer.helps_per_day:
-                raise Conflict(
-                    "bargain_daily_limit",
-                    f"You can help {locked.offer.helps_per_day} bargains a day.",
-                    fields={"limit": locked.offer.helps_per_day},
-                )
             slots = min(2 if locked.offer.new_customer_boost and helper.is_new else 1, slots_left)
             amount = sum(locked.plan[locked.slots_used : locked.slots_used + slots])
-            try:
-                with transaction.atomic():
-                    help_ = BargainHelp.objects.create(
-                        brand=brand, bargain=locked, helper=helper, amount=amount, day=day, daily_slot=helped_today + 1
-                    )
-            except IntegrityError:  # a parallel help of this helper (on another bargain) took the slot
-                raise Conflict("bargain_help_busy", "Another of your helps is being counted; try again.") from None
+            help_ = _take_daily_slot(brand, locked, helper, amount, day)
             Bargain.objects.filter(pk=locked.pk).update(
                 slots_used=F("slots_used") + slots, cut_total=F("cut_total") + amount
             )
@@ -187,6 +174,25 @@ def bargain_help(*, brand: Brand, helper: Customer, bargain: Bargain) -> Bargain
             if locked.offer.room_id is not None:
                 publish_room_event(locked.offer.room_id, "bargain.progress", bargain_progress(locked))
             return help_
+
+
+def _take_daily_slot(brand, bargain, helper, amount, day) -> BargainHelp:
+    """Record the help in the helper's next slot of the day. Parallel helps of one helper (on other
+    bargains) race for the same slot: the loser's insert waits for the winner and fails, and it
+    counts again, so the limit holds and no help is refused while a slot is free."""
+    limit = bargain.offer.helps_per_day
+    for _ in range(limit):
+        helped_today = BargainHelp.objects.filter(helper=helper, day=day).count()
+        if helped_today >= limit:
+            break
+        try:
+            with transaction.atomic():
+                return BargainHelp.objects.create(
+                    brand=brand, bargain=bargain, helper=helper, amount=amount, day=day, daily_slot=helped_today + 1
+                )
+        except IntegrityError:
+            continue
+    raise Conflict("bargain_daily_limit", f"You can help {limit} bargains a day.", fields={"limit": limit})
 
 
 def bargain_buy(

@@ -1,13 +1,14 @@
-"""Group buys under real parallel connections (PostgreSQL only): the last seat, joining twice, and
-the deadline's refunds with the timeout task run twice at once."""
+"""Group buys and bargains under real parallel connections (PostgreSQL only): the last seat, joining
+twice, the deadline's refunds with the timeout task run twice at once, and parallel helps."""
 
 import pytest
 from django.db import connection
 
-from commerce.models import Group, GroupMember, Order, Payment, Refund
-from commerce.services import group_buys
+from commerce.models import BargainHelp, Group, GroupMember, Order, Payment, Refund
+from commerce.services import bargains, group_buys
 from commerce.services.payments import payment_notification_received
 from tests.commerce.conftest import ADDRESS, create_sku, notify_paid, pay_order, reload, start_payment
+from tests.commerce.test_bargains import make_offer as make_bargain_offer
 from tests.commerce.test_group_buys import expire, forming_group, join, make_offer
 from tests.concurrency.test_orders_pg import run_in_parallel
 
@@ -92,3 +93,40 @@ def test_the_timeout_task_run_twice_at_once_refunds_each_paid_member_once(brand,
 
 def reload_leader_order(group):
     return GroupMember.unscoped.get(group=group, is_leader=True).order_id
+
+
+# --- bargains ------------------------------------------------------------------------------------
+
+
+def helper_of(customer, bargain):
+    def call():
+        return bargains.bargain_help(brand=customer.brand, helper=customer, bargain=bargain).amount
+
+    return call
+
+
+def test_30_parallel_helpers_cut_exactly_to_the_floor_and_never_past_it(brand, customers):
+    sku = create_sku(brand, price=10000, stock=10)
+    offer = make_bargain_offer(sku, floor_price=3000, helpers_needed=10)
+    starter, *helpers = customers(31)
+    bargain = bargains.bargain_start(brand=brand, customer=starter, offer=offer)
+
+    results, conflicts = run_in_parallel([helper_of(helper, bargain) for helper in helpers])
+
+    assert len(results) == 10 and conflicts == ["bargain_at_floor"] * 20
+    bargain = reload(bargain)
+    assert sorted(results, reverse=True) == bargain.plan and sum(results) == 7000
+    assert (bargain.cut_total, bargain.current_price, bargain.slots_used) == (7000, 3000, 10)
+    assert BargainHelp.unscoped.filter(bargain=bargain).count() == 10
+
+
+def test_one_helper_on_10_bargains_at_once_helps_only_k(brand, customers):
+    sku = create_sku(brand, price=10000, stock=10)
+    offer = make_bargain_offer(sku, floor_price=3000, helpers_needed=10, helps_per_day=3)
+    helper, *starters = customers(9)
+    started = [bargains.bargain_start(brand=brand, customer=starter, offer=offer) for starter in starters]
+
+    results, conflicts = run_in_parallel([helper_of(helper, bargain) for bargain in started])
+
+    assert len(results) == 3 and conflicts == ["bargain_daily_limit"] * 5
+    assert sorted(BargainHelp.unscoped.filter(helper=helper).values_list("daily_slot", flat=True)) == [1, 2, 3]
