@@ -214,6 +214,10 @@ def bargain_buy(
         if locked.customer_id != customer.pk:
             raise NotFound("bargain_not_found", "No such bargain.")
         now = timezone.now()
+        if idempotency_key and locked.order_id is not None:
+            earlier = Order.objects.filter(pk=locked.order_id, idempotency_key=idempotency_key).first()
+            if earlier is not None:
+                return earlier  # a retry of the request that placed it
         if locked.status != Bargain.Status.ACTIVE or locked.expires_at <= now:
             raise Conflict("bargain_closed", "This bargain is over.", fields={"status": _status(locked, now)})
         price = locked.current_price

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from commerce.models import Group, GroupBuyOffer, GroupMember, Order, OrderEvent, Sku
+from commerce.models import Group, GroupBuyOffer, GroupMember, Order, OrderEvent, Refund, Sku
 from commerce.services import orders, payments
 from livestream.models import LiveRoom
 from livestream.realtime import publish_room_event
@@ -384,6 +384,7 @@ def groups_close_expired(*, now=None, batch_size: int = 200) -> dict:
                 closed[outcome] += 1
             _cancel_unpaid_seats(group)
     closed["refunded"] = _refund_failed_members(batch_size=batch_size)
+    _resubmit_stuck_refunds(now=now, batch_size=batch_size)
     return closed
 
 
@@ -434,3 +435,25 @@ def _refund_failed_members(*, batch_size: int) -> int:
             except Exception:  # the refund stays processing; resubmitting the same out_refund_no is safe
                 logger.exception("Refund %s of a failed group could not be submitted", refund.out_refund_no)
     return refunded
+
+
+STUCK_AFTER = timedelta(minutes=5)
+
+
+def _resubmit_stuck_refunds(*, now, batch_size: int) -> None:
+    """A failed group's refund the provider never answered (its call failed): ask again. WeChat Pay
+    treats the same ``out_refund_no`` as the same refund, so asking twice never pays twice."""
+    with platform_scope():
+        stuck = list(
+            Refund.objects.filter(
+                status=Refund.Status.PROCESSING,
+                provider_refund_id="",
+                created_at__lte=now - STUCK_AFTER,
+                order__group_member__status=GroupMember.Status.REFUNDED,
+            ).order_by("pk")[:batch_size]
+        )
+    for refund in stuck:
+        try:
+            payments.refund_submit(refund=refund)
+        except Exception:
+            logger.exception("Refund %s of a failed group could not be submitted again", refund.out_refund_no)

@@ -122,6 +122,15 @@ def test_an_unpaid_order_cancelled_gives_the_bargain_back(offer, people):
     assert buy(people[0], bargain).status == "pending_payment"
 
 
+def test_a_retried_buy_with_the_same_key_answers_the_same_order(offer, people):
+    bargain = start(people[0], offer)
+    kwargs = {"brand": people[0].brand, "customer": people[0], "address": ADDRESS, "idempotency_key": "buy-1"}
+    first = bargains.bargain_buy(bargain=bargain, **kwargs)
+    assert bargains.bargain_buy(bargain=bargain, **kwargs).pk == first.pk
+    with pytest.raises(Conflict):
+        bargains.bargain_buy(bargain=bargain, **{**kwargs, "idempotency_key": "buy-2"})
+
+
 def test_only_the_starter_buys(offer, people):
     bargain = start(people[0], offer)
     with pytest.raises(Exception) as caught:

@@ -8,6 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from commerce.models import Group, GroupMember, Order, Refund
+from commerce.payments import payment_provider
 from commerce.services import group_buys
 from commerce.services.orders import order_cancel
 from commerce.services.payments import payment_notification_received, refund_request
@@ -252,6 +253,29 @@ def test_a_group_short_at_its_deadline_fails_and_each_paid_member_is_refunded_on
     assert reload(paid).status == "refunded" and reload(paid).refunded_total == 6000
     assert members == {people[0].pk: "refunded", people[1].pk: "refunded", people[2].pk: "released"}
     assert reload(sku).stock == 10  # every unit came back
+
+
+def test_a_refund_the_provider_did_not_take_is_asked_again_with_the_same_number(offer, people, monkeypatch):
+    group = forming_group(offer, people[0])
+    expire(group)
+    provider = payment_provider()
+    real_refund, asked = provider.refund, []
+
+    def failing(request):
+        asked.append(request.out_refund_no)
+        raise ConnectionError("provider down")
+
+    monkeypatch.setattr(type(provider), "refund", lambda self, request: failing(request))
+    assert close_expired_groups()["refunded"] == 1
+    refund = Refund.unscoped.get()
+    assert refund.status == "processing"
+    monkeypatch.setattr(type(provider), "refund", lambda self, request: real_refund(request))
+    close_expired_groups()  # too soon: not asked again yet
+    assert reload(refund).status == "processing"
+    Refund.unscoped.filter(pk=refund.pk).update(created_at=timezone.now() - timedelta(minutes=6))
+    close_expired_groups()
+    assert reload(refund).status == "succeeded" and asked == [refund.out_refund_no]
+    assert Refund.unscoped.count() == 1
 
 
 def test_fill_one_short_succeeds_a_group_one_member_short(sku, people):
