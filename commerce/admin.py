@@ -3,7 +3,23 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
-from commerce.models import FlashSale, Order, OrderEvent, OrderLine, Product, Refund, Sku
+from commerce.models import (
+    Bargain,
+    BargainHelp,
+    BargainOffer,
+    FlashSale,
+    Group,
+    GroupBuyOffer,
+    GroupMember,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Product,
+    Refund,
+    Sku,
+)
+from commerce.services import bargains as bargain_services
+from commerce.services import group_buys as group_buy_services
 from commerce.services import orders as order_services
 from commerce.services import payments as payment_services
 from commerce.services import products as services
@@ -302,3 +318,115 @@ class FlashSaleAdmin(BrandScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
         return readonly if obj is None else [*readonly, "sku", "quantity"]  # units may already be sold
+
+
+# --- group buys and bargains -------------------------------------------------------------------
+
+
+class _OfferAdmin(BrandScopedAdmin):
+    """Offers are created here or in the console; stopping goes through the service (which also
+    closes a group buy's open groups)."""
+
+    list_filter = ["is_active"]
+    raw_id_fields = ["sku", "room"]
+    actions = ["stop"]
+    stop_service = None
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly if obj is None else [*readonly, "sku", "is_active"]  # customers hold its price
+
+    @admin.action(description="Stop the selected offers")
+    def stop(self, request, queryset):
+        brand = scoping.current_brand()
+        for offer in queryset:
+            type(self).stop_service(brand=brand or offer.brand, offer=offer)
+        self.message_user(request, f"Stopped {queryset.count()} offer(s).", messages.SUCCESS)
+
+
+@admin.register(GroupBuyOffer)
+class GroupBuyOfferAdmin(_OfferAdmin):
+    list_display = ["__str__", "sku", "group_size", "price", "time_limit_minutes", "starts_at", "ends_at", "is_active"]
+    list_filter = ["is_active", "new_customers_only", "fill_one_short"]
+    stop_service = staticmethod(group_buy_services.group_buy_offer_stop)
+
+
+class GroupMemberInline(ReadOnlyInline):
+    model = GroupMember
+    fields = ["customer", "order", "is_leader", "status", "sharer", "joined_at", "paid_at"]
+
+
+@admin.register(Group)
+class GroupAdmin(BrandScopedAdmin):
+    list_display = ["__str__", "offer", "leader", "status", "seats_taken", "paid_count", "size", "expires_at"]
+    list_filter = ["status", "filled_short"]
+    inlines = [GroupMemberInline]
+    fields = [
+        "offer",
+        "leader",
+        "status",
+        "size",
+        "seats_taken",
+        "paid_count",
+        "filled_short",
+        "expires_at",
+        "closed_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BargainOffer)
+class BargainOfferAdmin(_OfferAdmin):
+    list_display = [
+        "__str__",
+        "sku",
+        "floor_price",
+        "helpers_needed",
+        "helps_per_day",
+        "starts_at",
+        "ends_at",
+        "is_active",
+    ]
+    stop_service = staticmethod(bargain_services.bargain_offer_stop)
+
+
+class BargainHelpInline(ReadOnlyInline):
+    model = BargainHelp
+    fields = ["helper", "amount", "day", "created_at"]
+
+
+@admin.register(Bargain)
+class BargainAdmin(BrandScopedAdmin):
+    list_display = ["__str__", "offer", "customer", "status", "start_price", "cut_total", "expires_at"]
+    list_filter = ["status"]
+    inlines = [BargainHelpInline]
+    fields = [
+        "offer",
+        "customer",
+        "status",
+        "start_price",
+        "floor_price",
+        "cut_total",
+        "slots_used",
+        "order",
+        "expires_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -450,3 +450,226 @@ class FlashSalePurchase(BrandScopedModel):
         constraints = [
             models.UniqueConstraint(fields=["brand", "flash_sale", "customer"], name="flashsale_purchase_uniq"),
         ]
+
+
+# --- Group buys (拼团) ----------------------------------------------------------------------------
+
+
+class GroupBuyOffer(BrandScopedModel):
+    """A SKU sold at ``price`` to groups of ``group_size`` customers who all pay within ``time_limit_minutes``.
+
+    A customer starts a group by ordering at the group price; friends join through the share link.
+    When every seat is paid the group succeeds; at the deadline a group short of members fails and
+    every paid member is refunded (or, with ``fill_one_short``, a group one member short succeeds).
+    """
+
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="group_buy_offers")
+    room = models.ForeignKey(
+        "livestream.LiveRoom", null=True, blank=True, on_delete=models.SET_NULL, related_name="group_buy_offers"
+    )
+    title = models.CharField(max_length=60, blank=True)
+    group_size = models.PositiveSmallIntegerField(validators=[MinValueValidator(2), MaxValueValidator(50)])
+    price = models.PositiveIntegerField(validators=price_validators, help_text="Fen, per unit, below the SKU's price.")
+    time_limit_minutes = models.PositiveIntegerField(
+        default=24 * 60, validators=[MinValueValidator(5), MaxValueValidator(7 * 24 * 60)]
+    )
+    per_customer_limit = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1)], help_text="Groups a customer may be in (unpaid or paid) at once."
+    )
+    new_customers_only = models.BooleanField(
+        default=False, help_text="Seats after the starter's are for customers without a paid order."
+    )
+    fill_one_short = models.BooleanField(
+        default=False, help_text="模拟成团: a group one member short at its deadline succeeds anyway."
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(help_text="No new group starts after this; groups started before run their time.")
+    is_active = models.BooleanField(default=True, help_text="Off: stopped by the brand; no new groups or members.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="groupbuyoffer_window", condition=Q(ends_at__gt=F("starts_at"))),
+            models.CheckConstraint(name="groupbuyoffer_size", condition=Q(group_size__gte=2, group_size__lte=50)),
+        ]
+        indexes = [models.Index(fields=["brand", "sku", "starts_at"])]
+
+    def __str__(self):
+        return self.title or f"Group buy {self.pk}"
+
+
+class Group(BrandScopedModel):
+    """One group of an offer. ``seats_taken`` counts members holding a seat (unpaid or paid), and
+    only grows through a conditional UPDATE that keeps it within ``size``: the last seat goes to
+    exactly one buyer.
+
+    ``pending`` (the starter has not paid) → ``forming`` (open to friends) → ``succeeded`` or ``failed``.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "waiting for the starter's payment"
+        FORMING = "forming"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    offer = models.ForeignKey(GroupBuyOffer, on_delete=models.PROTECT, related_name="groups")
+    leader = models.ForeignKey("tenants.Customer", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    size = models.PositiveSmallIntegerField()
+    seats_taken = models.PositiveSmallIntegerField(default=0)
+    paid_count = models.PositiveSmallIntegerField(default=0)
+    filled_short = models.BooleanField(default=False, help_text="Succeeded one member short (模拟成团).")
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="group_seats_bounds", condition=Q(seats_taken__lte=F("size"))),
+            models.CheckConstraint(name="group_paid_bounds", condition=Q(paid_count__lte=F("seats_taken"))),
+        ]
+        indexes = [
+            models.Index(fields=["brand", "offer", "status"]),
+            models.Index(fields=["status", "expires_at"], name="group_timeout_scan"),
+        ]
+
+    def __str__(self):
+        return f"Group {self.pk}"
+
+
+class GroupMember(BrandScopedModel):
+    """A customer's seat in a group, held by one order: ``holding`` (unpaid) → ``paid``; a seat whose
+    order is cancelled is ``released``; a paid seat of a failed group is ``refunded`` (once)."""
+
+    class Status(models.TextChoices):
+        HOLDING = "holding"
+        PAID = "paid"
+        RELEASED = "released"
+        REFUNDED = "refunded"
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="members")
+    offer = models.ForeignKey(GroupBuyOffer, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey("tenants.Customer", on_delete=models.PROTECT, related_name="+")
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="group_member")
+    is_leader = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HOLDING)
+    sharer = models.ForeignKey(
+        "tenants.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Invited by."
+    )
+    joined_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "group", "customer"],
+                condition=Q(status__in=["holding", "paid"]),
+                name="groupmember_once_per_group",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["brand", "offer", "customer", "status"]),
+            models.Index(fields=["brand", "group"]),
+        ]
+        ordering = ["id"]
+
+
+# --- Bargains (砍价) -------------------------------------------------------------------------------
+
+
+class BargainOffer(BrandScopedModel):
+    """A SKU a customer's friends cut from its price down to ``floor_price``: ``helpers_needed`` cuts
+    reach the floor, within ``time_limit_minutes`` of the start. Each helper helps a bargain once and
+    at most ``helps_per_day`` bargains a day."""
+
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="bargain_offers")
+    room = models.ForeignKey(
+        "livestream.LiveRoom", null=True, blank=True, on_delete=models.SET_NULL, related_name="bargain_offers"
+    )
+    title = models.CharField(max_length=60, blank=True)
+    floor_price = models.PositiveIntegerField(validators=price_validators, help_text="Fen, below the SKU's price.")
+    helpers_needed = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(100)])
+    time_limit_minutes = models.PositiveIntegerField(
+        default=24 * 60, validators=[MinValueValidator(5), MaxValueValidator(7 * 24 * 60)]
+    )
+    helps_per_day = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1)])
+    new_customer_boost = models.BooleanField(
+        default=False, help_text="A helper without a paid order cuts as much as two helpers."
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(name="bargainoffer_window", condition=Q(ends_at__gt=F("starts_at")))]
+        indexes = [models.Index(fields=["brand", "sku", "starts_at"])]
+
+    def __str__(self):
+        return self.title or f"Bargain {self.pk}"
+
+
+class Bargain(BrandScopedModel):
+    """One customer's bargain. ``plan`` holds the cuts drawn at the start (they sum to the gap
+    between the price and the floor); each help takes the next cut, so ``cut_total`` reaches the
+    gap after exactly ``len(plan)`` helper slots and never passes it (a CHECK guards it too).
+
+    ``active`` → ``ordered`` (the starter placed the order; back to ``active`` if it is cancelled)
+    → ``purchased``; ``expired`` when time runs out first."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        ORDERED = "ordered"
+        PURCHASED = "purchased"
+        EXPIRED = "expired"
+
+    offer = models.ForeignKey(BargainOffer, on_delete=models.PROTECT, related_name="bargains")
+    customer = models.ForeignKey("tenants.Customer", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    start_price = models.PositiveIntegerField()
+    floor_price = models.PositiveIntegerField()
+    plan = models.JSONField(help_text="The cuts in fen, largest first.")
+    slots_used = models.PositiveSmallIntegerField(default=0)
+    cut_total = models.PositiveIntegerField(default=0)
+    order = models.OneToOneField(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="bargain")
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="bargain_cut_within_gap", condition=Q(cut_total__lte=F("start_price") - F("floor_price"))
+            ),
+            models.UniqueConstraint(
+                fields=["brand", "offer", "customer"],
+                condition=Q(status__in=["active", "ordered", "purchased"]),
+                name="bargain_once_per_offer",
+            ),
+        ]
+        indexes = [models.Index(fields=["brand", "customer", "-created_at"])]
+
+    def __str__(self):
+        return f"Bargain {self.pk}"
+
+    @property
+    def current_price(self) -> int:
+        return self.start_price - self.cut_total
+
+
+class BargainHelp(BrandScopedModel):
+    """One friend's cut. ``daily_slot`` numbers the helper's helps of the day (1…K): a unique key on
+    it holds the daily limit under parallel helps."""
+
+    bargain = models.ForeignKey(Bargain, on_delete=models.CASCADE, related_name="helps")
+    helper = models.ForeignKey("tenants.Customer", on_delete=models.PROTECT, related_name="+")
+    amount = models.PositiveIntegerField()
+    day = models.DateField(help_text="In the brand's timezone.")
+    daily_slot = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "bargain", "helper"], name="bargainhelp_once_per_bargain"),
+            models.UniqueConstraint(fields=["brand", "helper", "day", "daily_slot"], name="bargainhelp_daily_slot"),
+        ]
+        ordering = ["id"]

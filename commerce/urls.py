@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from commerce.api import console, console_orders, mp, payments
+from commerce.api import console, console_orders, interactive, mp, payments
 
 mp_urls = [
     path("orders", mp.MpOrderListCreateApi.as_view(), name="mp-orders"),
@@ -13,6 +13,15 @@ mp_urls = [
     path("orders/<int:order_id>/sandbox-pay", mp.MpOrderSandboxPayApi.as_view(), name="mp-order-sandbox-pay"),
     path("orders/<int:order_id>/refund", mp.MpOrderRefundApi.as_view(), name="mp-order-refund"),
     path("flash-sales", mp.MpFlashSaleListApi.as_view(), name="mp-flash-sales"),
+    path("group-buys", interactive.MpGroupBuyListApi.as_view(), name="mp-group-buys"),
+    path("group-buys/<int:offer_id>/groups", interactive.MpGroupStartApi.as_view(), name="mp-group-start"),
+    path("groups/<int:group_id>", interactive.MpGroupDetailApi.as_view(), name="mp-group"),
+    path("groups/<int:group_id>/join", interactive.MpGroupJoinApi.as_view(), name="mp-group-join"),
+    path("bargain-offers", interactive.MpBargainOfferListApi.as_view(), name="mp-bargain-offers"),
+    path("bargain-offers/<int:offer_id>/bargains", interactive.MpBargainStartApi.as_view(), name="mp-bargain-start"),
+    path("bargains/<int:bargain_id>", interactive.MpBargainDetailApi.as_view(), name="mp-bargain"),
+    path("bargains/<int:bargain_id>/help", interactive.MpBargainHelpApi.as_view(), name="mp-bargain-help"),
+    path("bargains/<int:bargain_id>/buy", interactive.MpBargainBuyApi.as_view(), name="mp-bargain-buy"),
 ]
 console_urls = [
     path("products", console.ConsoleProductListCreateApi.as_view(), name="console-products"),
@@ -45,6 +54,18 @@ console_urls = [
         "flash-sales/<int:flash_sale_id>/withdraw",
         console_orders.ConsoleFlashSaleWithdrawApi.as_view(),
         name="console-flash-sale-withdraw",
+    ),
+    path("group-buys", interactive.ConsoleGroupBuyListCreateApi.as_view(), name="console-group-buys"),
+    path("group-buys/<int:offer_id>/stop", interactive.ConsoleGroupBuyStopApi.as_view(), name="console-group-buy-stop"),
+    path("group-buys/<int:offer_id>/groups", interactive.ConsoleGroupListApi.as_view(), name="console-groups"),
+    path("bargain-offers", interactive.ConsoleBargainOfferListCreateApi.as_view(), name="console-bargain-offers"),
+    path(
+        "bargain-offers/<int:offer_id>/stop",
+        interactive.ConsoleBargainOfferStopApi.as_view(),
+        name="console-bargain-offer-stop",
+    ),
+    path(
+        "bargain-offers/<int:offer_id>/bargains", interactive.ConsoleBargainListApi.as_view(), name="console-bargains"
     ),
 ]
 public_urls = [

@@ -147,6 +147,7 @@ CELERY_BEAT_SCHEDULE = {
     "lapse-unclaimed-prizes": {"task": "livestream.lapse_unclaimed_prizes", "schedule": 600.0},
     "expire-unpaid-orders": {"task": "commerce.expire_unpaid_orders", "schedule": 30.0},
     "complete-shipped-orders": {"task": "commerce.complete_shipped_orders", "schedule": 3600.0},
+    "close-expired-groups": {"task": "commerce.close_expired_groups", "schedule": 30.0},
     "settle-commissions": {"task": "guides.settle_commissions", "schedule": 6 * 3600.0},
     "freeze-leaderboards": {"task": "guides.freeze_leaderboards", "schedule": 300.0},
 }

@@ -48,6 +48,19 @@ class LineRequest:
     flash_sale_id: int | None = None
 
 
+@dataclass(frozen=True)
+class OfferPrice:
+    """A group-buy seat or a bargain bought by an order: one unit of ``sku_id`` at ``unit_price``.
+    ``hold(order, now)`` records the order with its offer inside the order's transaction (a seat
+    taken by a conditional UPDATE); raising there rolls the whole order back. ``key`` names the
+    offer in the order's idempotency hash."""
+
+    sku_id: int
+    unit_price: int
+    key: str
+    hold: Callable[[Order, object], None]
+
+
 def get_order(order_id, *, customer: Customer | None = None) -> Order:
     """An order of the brand in scope (and of ``customer``, if named); otherwise not found."""
     orders = Order.objects.filter(pk=order_id)
@@ -75,12 +88,15 @@ def order_place(
     note: str = "",
     idempotency_key: str = "",
     coupon_id: int | None = None,
+    offer: OfferPrice | None = None,
 ) -> tuple[Order, bool]:
     """Place an order; answers ``(order, created)``. The same ``idempotency_key`` with the same
     request answers the first order (``created`` False); with another request, 409. A coupon
     (``coupon_id``) is held for the order until it is paid (used) or cancelled (given back)."""
-    coupon_part = [coupon_id] if coupon_id is not None else []  # orders without one hash as before
-    request_hash = _request_hash(lines, room_id, source, delivery, address, pickup_store_id, note, *coupon_part)
+    # A coupon or an offer joins the hash only when named, so orders without them hash as before.
+    extras = [coupon_id] if coupon_id is not None else []
+    extras += [offer.key] if offer is not None else []
+    request_hash = _request_hash(lines, room_id, source, delivery, address, pickup_store_id, note, *extras)
     with brand_scope(brand):
         for attempt in range(2):
             try:
@@ -98,6 +114,7 @@ def order_place(
                         idempotency_key,
                         request_hash,
                         coupon_id,
+                        offer,
                     )
             except IntegrityError:
                 # The order's INSERT met a unique key, and everything was rolled back. Either a
@@ -155,6 +172,7 @@ def _place(
     idempotency_key,
     request_hash,
     coupon_id=None,
+    offer=None,
 ) -> tuple[Order, bool]:
     if not line_requests:
         raise InvalidInput("empty_cart", "An order needs at least one line.", fields={"lines": ["Empty."]})
@@ -179,6 +197,8 @@ def _place(
     room = _room(room_id) if room_id is not None else None
     entry = resolve_entry_source(room, source) if room is not None else _roomless_source(source)
     priced = [_priced_line(line, skus, room, customer) for line in merged]
+    if offer is not None:
+        _apply_offer(offer, priced, coupon_id)
     if room is not None:
         _check_listed(room, priced)
     delivery_fields = _delivery(delivery, address, pickup_store_id)
@@ -225,6 +245,8 @@ def _place(
     _insert_order.insert([order])
     if coupon is not None:
         coupon_services.coupon_lock(offer=coupon, order=order, discount=quote.coupon_discount, now=now)
+    if offer is not None:
+        offer.hold(order, now)
 
     # The rest goes to the database in one round trip (tenants.sql.batch), and the rows every buyer
     # of a flash sale updates (the sale's count, the SKU's stock) are taken last, right before the
@@ -313,6 +335,14 @@ def _merge(lines: list[LineRequest]) -> list[LineRequest]:
                 fields={"lines": {index: {"quantity": [f"1 to {MAX_QUANTITY}."]}}},
             )
     return result
+
+
+def _apply_offer(offer: OfferPrice, priced: list[PricedLine], coupon_id) -> None:
+    if len(priced) != 1 or priced[0].sku.pk != offer.sku_id or priced[0].quantity != 1 or priced[0].flash_sale_id:
+        raise InvalidInput("invalid", "A group buy or bargain is one unit of its SKU.", fields={"lines": ["One unit."]})
+    if coupon_id is not None:
+        raise Conflict("coupon_not_allowed", "A coupon cannot be used with a group buy or bargain price.")
+    priced[0].offer_price = offer.unit_price
 
 
 def _room(room_id) -> LiveRoom:
@@ -434,6 +464,13 @@ def _invalid_transition(order: Order, action: str) -> Conflict:
     )
 
 
+def _offers():
+    """Group buys and bargains build on orders; they hear of an order's payment and cancellation."""
+    from commerce.services import offer_events
+
+    return offer_events
+
+
 def _give_back(order: Order) -> None:
     """Return the stock and flash-sale units of an order that will not be paid."""
     for line in order.lines.order_by("sku_id"):
@@ -455,6 +492,7 @@ def _cancel(order: Order, *, actor, actor_id=None, reason="") -> bool:
         cancelled_at=timezone.now(),
     ):
         return False
+    _offers().order_cancelled(order)  # the group's row before the SKUs', as a join takes them
     _give_back(order)
     coupon_services.coupon_release_for_order(order=order)
     from commerce.services.payments import close_open_payments  # payments builds on orders
@@ -494,8 +532,11 @@ def order_mark_paid(*, order: Order, paid_at=None) -> bool:
     """The payment of a pending order arrived (inside the notification's transaction). False when
     the order can no longer be paid (cancelled or expired meanwhile, or paid already)."""
     paid_at = paid_at or timezone.now()
+    if not _offers().order_payable(order):
+        return False
     if not _move(order, sources=[Status.PENDING_PAYMENT], target=Status.PAID, actor=Actor.PAYMENT, paid_at=paid_at):
         return False
+    _offers().order_paid(order, paid_at)
     Customer.objects.filter(pk=order.customer_id, first_paid_at__isnull=True).update(first_paid_at=paid_at)
     coupon_services.coupons_order_paid(order=order, paid_at=paid_at)
     commission_accrue(order=order)
@@ -505,6 +546,7 @@ def order_mark_paid(*, order: Order, paid_at=None) -> bool:
 @transaction.atomic
 def order_ship(*, brand: Brand, order: Order, carrier: str = "", tracking_number: str = "", staff=None) -> Order:
     with brand_scope(brand):
+        _offers().check_shippable(order)
         if order.delivery == Order.Delivery.SHIP and not tracking_number.strip():
             raise InvalidInput(
                 "tracking_required", "A delivery needs a tracking number.", fields={"tracking_number": ["Required."]}

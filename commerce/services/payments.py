@@ -190,6 +190,9 @@ def refund_request(*, brand: Brand, order: Order, customer: Customer, lines=None
             if order.status == Status.REFUNDING:
                 raise Conflict("refund_in_progress", "A refund of this order is being decided.")
             raise _invalid_transition(order, "refund")
+        from commerce.services.group_buys import check_settled  # group buys build on payments
+
+        check_settled(order, "refund")
         chosen, amount, refunds_everything = _refund_lines(order, lines)
         if refunds_everything and order.status == Status.PAID:
             amount += order.shipping_fee  # nothing shipped: the shipping comes back too
@@ -212,6 +215,30 @@ def refund_request(*, brand: Brand, order: Order, customer: Customer, lines=None
             reason=reason.strip()[:200],
         )
         return refund
+
+
+def order_refund_automatic(*, order: Order, reason: str) -> Refund | None:
+    """Inside the caller's transaction: refund the whole of a paid order nobody asked about (a
+    group buy that did not fill). None if the order is no longer paid. The caller submits the
+    refund (``refund_submit``) after its transaction; the fixed ``out_refund_no`` makes a second
+    attempt a unique-key error, never a second refund."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if order.status != Status.PAID:
+        return None
+    chosen, amount, _ = _refund_lines(order, None)
+    refund = Refund.objects.create(
+        brand_id=order.brand_id,
+        order=order,
+        out_refund_no=f"A{order.number}",
+        amount=min(amount + order.shipping_fee, order.payable - order.refunded_total),
+        lines=chosen,
+        reason=reason[:200],
+        status=Refund.Status.PROCESSING,
+        order_status_before=order.status,
+        decided_at=timezone.now(),
+    )
+    _move(order, sources=[Status.PAID], target=Status.REFUNDING, actor=Actor.SYSTEM, reason=reason[:200])
+    return refund
 
 
 def _lock_requested(refund: Refund) -> Refund:

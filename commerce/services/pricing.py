@@ -1,7 +1,8 @@
 """The one place an order's money is worked out: line prices, discounts, shipping, payable.
 
 All amounts are integer fen. A line's ``discount`` covers all its units. Discounts: the
-flash-sale price (the SKU's price minus the sale price, per unit), then the order's coupon,
+flash-sale price (the SKU's price minus the sale price, per unit) or the group-buy or bargain
+price (``offer_price``, likewise), then the order's coupon,
 spread over the lines it covers so that refunds by line and per-line commission see each
 line's share.
 """
@@ -19,6 +20,7 @@ class PricedLine:
     quantity: int
     flash_sale_id: int | None = None
     flash_sale: FlashSale | None = None  # the sale, once its units are taken
+    offer_price: int | None = None  # a group-buy or bargain price per unit
     unit_price: int = 0
     discount: int = 0
 
@@ -52,6 +54,8 @@ def price_order(*, brand: Brand, lines: list[PricedLine], delivery: str, coupon=
         line.discount = 0
         if line.flash_sale is not None:
             line.discount = max(line.sku.price - line.flash_sale.price, 0) * line.quantity
+        if line.offer_price is not None:
+            line.discount = max(line.sku.price - line.offer_price, 0) * line.quantity
     coupon_discount = _apply_coupon(coupon, lines) if coupon is not None else 0
     items_total = sum(line.unit_price * line.quantity for line in lines)
     discount_total = sum(line.discount for line in lines)
