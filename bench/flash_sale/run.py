@@ -310,7 +310,10 @@ def main():
     finally:
         stop_server(server)
     if not args.skip_uvicorn:
-        server, port = start_server("uvicorn", args, env)
+        # Under ASGI each request's sync view runs on a pool thread with its own connection, so
+        # persistent connections would pile up to the pool's size per process (past PostgreSQL's
+        # 100): uvicorn connects per request, as DESIGN §11 says it must.
+        server, port = start_server("uvicorn", args, {**env, "CONN_MAX_AGE": "0"})
         try:
             flash_sale = new_flash_sale(state, args.quantity)
             results["uvicorn"] = {
