@@ -216,3 +216,25 @@ def test_the_operator_drops_a_coupon_and_the_viewer_claims_it(open_page, show):
     claimed = show["api"]("GET", f"/coupons?template_id={template['id']}&source=drop")["results"]
     assert len(claimed) == 1
     assert not viewer.js_errors and not console.js_errors
+
+
+def test_a_viewer_joins_a_lottery_and_sees_the_draw(open_page, show):
+    viewer = live_viewer(open_page, show)
+    title = f"Lucky draw {uuid.uuid4().hex[:6]}"
+    room = show["room"]["id"]
+    lottery = show["api"](
+        "POST",
+        f"/rooms/{room}/lotteries",
+        json={"title": title, "prize_kind": "physical", "prize_name": "Silk scarf", "winner_count": 50},
+    )
+
+    card = viewer.locator("#coupons .lottery", has_text=title)
+    expect(card).to_contain_text("Silk scarf")
+    card.locator("button").click()
+    expect(card.locator("button")).to_have_text("Joined ✓")
+
+    show["api"]("POST", f"/rooms/{room}/lotteries/{lottery['id']}/draw")
+
+    expect(card).to_have_attribute("data-status", "drawn")
+    expect(card).to_contain_text("You won!")  # every entrant wins: 50 prizes
+    assert not viewer.js_errors

@@ -12,7 +12,7 @@ const LIKE_BATCH_MS = 1000; // taps are summed and sent at most once a second, 1
 // mini-program's page query passes it on: it is checked by the room detail and sent with orders.
 const entrySource = new URLSearchParams(location.search).get("source") || "";
 const roomPath = `/api/v1/mp/rooms/${roomId}` + (entrySource ? `?source=${encodeURIComponent(entrySource)}` : "");
-const state = { snapshots: 0, room: null, me: null, token: null, products: new Map(), pushed: null, drops: new Map() };
+const state = { snapshots: 0, room: null, me: null, token: null, products: new Map(), pushed: null, drops: new Map(), lotteries: new Map() };
 
 // --- login --------------------------------------------------------------------------------------
 // A real mini-program calls wx.login() and sends the code it gets; on the sandbox WeChat client
@@ -307,6 +307,60 @@ async function claim(drop, button) {
   }
 }
 
+// --- lotteries ------------------------------------------------------------------------------------
+// An open lottery shows its prize, its rule and a join button; at the draw the card names the
+// winners and the revealed seed, which with the proof endpoint lets anyone check the draw.
+const LOTTERY_RULES = {
+  present: "Everyone watching",
+  keyword: "Comment the keyword",
+  liked: "Like the room",
+  subscribed: "Subscribed to the reminder",
+  new_customers: "New customers",
+};
+
+async function loadLotteries() {
+  try {
+    for (const lottery of await call("GET", `/api/v1/mp/rooms/${roomId}/lotteries`)) showLottery(lottery);
+  } catch (err) {
+    console.warn("lotteries", err);
+  }
+}
+
+function showLottery(lottery) {
+  const known = state.lotteries.get(lottery.id) || {};
+  lottery = { ...known, ...lottery };
+  state.lotteries.set(lottery.id, lottery);
+  const rule = LOTTERY_RULES[lottery.rule] || "";
+  const drawn = Boolean(lottery.seed) || lottery.status === "drawn";
+  const winners = (lottery.winners || []).map((w) => w.nickname || `#${w.customer_id}`).join(", ");
+  const mine = (lottery.winners || []).some((w) => w.customer_id === state.me?.id);
+  const item = el(
+    "div",
+    { class: "coupon lottery", dataset: { id: lottery.id, status: drawn ? "drawn" : "open" } },
+    el("strong", {}, `🎁 ${lottery.title}`),
+    el("span", { class: "muted" }, `${lottery.prize?.name || ""} · ${lottery.winner_count || ""} winner(s)`),
+    el("span", { class: "muted" }, lottery.rule === "keyword" ? `${rule}: “${lottery.keyword}”` : rule),
+    drawn
+      ? el("span", { class: "winners" }, mine ? "You won!" : winners ? `Winners: ${winners}` : "Drawn: no entrants")
+      : el("button", { type: "button", class: "primary", disabled: Boolean(lottery.joined), onclick: (e) => joinLottery(lottery, e.target) },
+          lottery.joined ? "Joined ✓" : "Join"),
+  );
+  const shelf = $("coupons");
+  shelf.querySelector(`.lottery[data-id="${lottery.id}"]`)?.remove();
+  shelf.append(item);
+  shelf.hidden = false;
+}
+
+async function joinLottery(lottery, button) {
+  button.disabled = true;
+  try {
+    showLottery(await call("POST", `/api/v1/mp/rooms/${roomId}/lotteries/${lottery.id}/join`));
+  } catch (err) {
+    notice(err.message);
+    button.disabled = false;
+  }
+}
+
 // --- the socket ----------------------------------------------------------------------------------
 const handlers = {
   snapshot(data) {
@@ -336,6 +390,9 @@ const handlers = {
   },
   costream: setCostream,
   "coupon.drop": addDrop,
+  "lottery.open": showLottery,
+  "lottery.result": (data) => showLottery({ ...data, status: "drawn" }),
+  "lottery.stopped": (data) => $("coupons").querySelector(`.lottery[data-id="${data.id}"]`)?.remove(),
   "customer.muted": (data) => {
     if (data.customer_id === state.me?.id) show($("composer-error"), COMMENT_ERRORS.muted);
   },
@@ -371,6 +428,7 @@ async function main() {
     }
   }
   loadDrops();
+  loadLotteries();
   socket = new RoomSocket(() => socketUrl(roomId, { token: state.token, ...(state.source ? { source: state.source } : {}) }), {
     onEvent: (type, data) => handlers[type]?.(data),
     onState: async (what, code, text) => {
