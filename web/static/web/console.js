@@ -263,7 +263,7 @@ $("invite").addEventListener("submit", (event) => {
   });
 });
 
-// --- coupons: shown only once the coupons feature answers -----------------------------------------
+// --- coupons: the panel shows once the brand's templates are read ---------------------------------
 async function loadCouponTemplates() {
   try {
     const page = await call("GET", "/coupon-templates?page_size=100");
@@ -271,7 +271,7 @@ async function loadCouponTemplates() {
     $("coupon-drop").template_id.replaceChildren(...templates.map((t) => el("option", { value: t.id }, t.name)));
     $("coupon-panel").hidden = false;
   } catch (err) {
-    if (err.status !== 404) console.warn("coupon templates", err);
+    console.warn("coupon templates", err);
   }
 }
 
