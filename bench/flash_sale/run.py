@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -28,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import recreate_database  # noqa: E402
+from bench.common import free_port, recreate_database, stop_process  # noqa: E402
 
 HOST = "127.0.0.1"
 ADDRESS = {
@@ -135,12 +134,6 @@ def reset_reference(quantity):
     connection.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 def start_server(kind: str, args, env) -> tuple[subprocess.Popen, int]:
     port = free_port()
     if kind == "gunicorn":
@@ -185,17 +178,9 @@ def start_server(kind: str, args, env) -> tuple[subprocess.Popen, int]:
         except OSError:
             time.sleep(0.2)
     else:
-        stop_server(process)
+        stop_process(process)
         raise RuntimeError(f"{kind} did not start")
     return process, port
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 # --- load -----------------------------------------------------------------------------------------
@@ -308,7 +293,7 @@ def main():
             **check_flash_sale(flash_sale, args.quantity),
         }
     finally:
-        stop_server(server)
+        stop_process(server)
     if not args.skip_uvicorn:
         # Under ASGI each request's sync view runs on a pool thread with its own connection, so
         # persistent connections would pile up to the pool's size per process (past PostgreSQL's
@@ -321,7 +306,7 @@ def main():
                 **check_flash_sale(flash_sale, args.quantity),
             }
         finally:
-            stop_server(server)
+            stop_process(server)
 
     ref, real = results["reference"], results["gunicorn"]
     ratio = round(real["orders_per_s"] / ref["orders_per_s"], 3) if ref["orders_per_s"] else 0.0
