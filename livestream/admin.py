@@ -384,8 +384,8 @@ def room_report_view(model_admin, request, object_id):
         "paid": [row["paid_orders"] for row in minutes],
         "pushes": [{"label": label(push["started_at"]), "name": push["product_name"]} for push in report["pushes"]],
         "funnel": {
-            "labels": ["viewers", "ordered", "paid"],
-            "values": [report["funnel"]["viewers"], report["funnel"]["ordered"], report["funnel"]["paid"]],
+            "labels": ["viewers", "clicked a product", "ordered", "paid"],
+            "values": [report["funnel"][step] for step in ("viewers", "clicked", "ordered", "paid")],
         },
         "sources": {
             "labels": [row["source"] for row in report["sources"]],
@@ -409,6 +409,7 @@ def room_report_view(model_admin, request, object_id):
         "gmv_yuan": _yuan(report["orders"]["gmv"]),
         "aov_yuan": _yuan(report["orders"]["average_order_value"]),
         "conversion": _percent(report["orders"]["conversion"]),
+        "click_rate": _percent(report["clicks"]["click_rate"]),
         "refund_count": _percent(report["orders"]["refund_rate_by_count"]),
         "refund_amount": _percent(report["orders"]["refund_rate_by_amount"]),
         "follow_up_form": form,

@@ -1,6 +1,6 @@
 """The post-show report (复盘): a room's traffic, promotion and conversion, or a brand's over a
-date range, read from what was recorded (viewing sessions, the like series, comments, pushes,
-orders, the commission ledger, coupon drops). A fixed number of queries, whatever the audience.
+date range, read from what was recorded (viewing sessions, the like series, comments, product
+clicks, pushes, orders, the commission ledger, coupon drops). A fixed number of queries, whatever the audience.
 
 Other apps add their own figures (lotteries, group buys) with ``register_report_section``.
 """
@@ -30,6 +30,7 @@ from livestream.models import (
     ReminderSubscription,
     ViewingSession,
 )
+from livestream.selectors import room_click_figures
 from tenants.errors import InvalidInput, NotFound
 from tenants.models import Brand, Customer
 
@@ -171,21 +172,31 @@ def _figures(brand: Brand, room_ids: list[int]) -> dict:
         for store_id in store_ids
     )
 
-    products = defaultdict(lambda: {"quantity": 0, "amount": 0, "orders": 0})
+    clicks = room_click_figures(brand=brand, room_ids=room_ids)
+    products = defaultdict(lambda: {"quantity": 0, "amount": 0, "orders": 0, "clicks": 0, "clickers": 0})
     for row in orders["product_minutes"]:
         product = products[row["product_id"]]
         product["name"] = row["product_name"]
         product["quantity"] += row["units"]
         product["amount"] += row["amount"]
         product["orders"] += row["orders"]
+    for row in clicks["by_product"]:  # clicked, sold or not
+        product = products[row["product_id"]]
+        product.setdefault("name", row["product__name"])
+        product["clicks"], product["clickers"] = row["clicks"], row["clickers"]
     top_products = sorted(
         ({"product_id": pk, **values} for pk, values in products.items()),
-        key=lambda row: (-row["amount"], row["product_id"]),
+        key=lambda row: (-row["amount"], -row["clicks"], row["product_id"]),
     )[:20]
 
     gmv, paid_orders = totals["gmv"], totals["paid_orders"]
     return {
         "viewers": viewers,
+        "clicks": {
+            "clicks": clicks["clicks"],
+            "clickers": clicks["clickers"],
+            "click_rate": _ratio(clicks["clickers"], viewers["unique_viewers"]),
+        },
         "orders": {
             **totals,
             "conversion": _ratio(totals["buyers"], viewers["unique_viewers"]),
@@ -195,6 +206,7 @@ def _figures(brand: Brand, room_ids: list[int]) -> dict:
         },
         "funnel": {
             "viewers": viewers["unique_viewers"],
+            "clicked": clicks["clickers"],
             "ordered": totals["customers_ordering"],
             "paid": totals["buyers"],
         },
@@ -343,7 +355,7 @@ EXPORT_COLUMNS = {
     "sources": ["source", "visits", "viewers", *ORDER_COLUMNS],
     "guides": ["id", "name", "visitors", *ORDER_COLUMNS, "commission"],
     "stores": ["id", "name", "visitors", *ORDER_COLUMNS],
-    "top_products": ["product_id", "name", "quantity", "amount", "orders"],
+    "top_products": ["product_id", "name", "clicks", "clickers", "quantity", "amount", "orders"],
     "minutes": ["minute", "online", "likes", "comments", "orders", "paid_orders"],
     "pushes": ["product_id", "product_name", "started_at", "ended_at", "quantity", "amount", "orders"],
 }
@@ -353,7 +365,7 @@ def report_tables(report: dict, tz) -> list[tuple[str, list[list]]]:
     """The report as named tables (a header row, then values; times in the brand's zone, money
     in fen): one sheet each in XLSX, one block each in CSV."""
     summary = [["figure", "value"]]
-    for group in ("viewers", "orders", "funnel", "coupons"):
+    for group in ("viewers", "clicks", "orders", "funnel", "coupons"):
         summary += [[f"{group}.{name}", value] for name, value in report[group].items()]
     for name, section in report.get("sections", {}).items():
         summary += [[f"{name}.{key}", value] for key, value in section.items() if not isinstance(value, list | dict)]

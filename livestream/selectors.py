@@ -1,12 +1,21 @@
 """Reads of live rooms that are more than a one-line queryset."""
 
-from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefetch, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
 
 from commerce.models import Product, Sku
-from livestream.models import CoStream, LiveRoom, ReminderSubscription, RoomProduct
+from livestream.models import (
+    CoStream,
+    LiveRoom,
+    ProductClick,
+    ReminderSubscription,
+    RoomProduct,
+)
 from tenants.errors import NotFound
+from tenants.models import Brand
 
 Status = LiveRoom.Status
+VIEWER_STATUSES = (Status.SCHEDULED, Status.LIVE, Status.PAUSED, Status.ENDED)  # a viewer can open these
 
 # What a viewer can see in the room list, by the `status` filter of the mini-program.
 MP_LISTS = {
@@ -70,7 +79,7 @@ def mp_room_detail(room_id) -> LiveRoom:
         .order_by("position", "pk")
     )
     room = (
-        LiveRoom.objects.filter(pk=room_id, status__in=(Status.SCHEDULED, Status.LIVE, Status.PAUSED, Status.ENDED))
+        LiveRoom.objects.filter(pk=room_id, status__in=VIEWER_STATUSES)
         .select_related("host_store", "pushed_product__product")
         .prefetch_related(Prefetch("room_products", queryset=sellable, to_attr="sellable_products"))
         .first()
@@ -92,3 +101,33 @@ def active_costream(room: LiveRoom) -> CoStream | None:
         )
         .first()
     )
+
+
+def room_lists_product(*, room_id, product_id) -> bool:
+    """Whether a room of the brand in scope that viewers can open lists the product (on sale or
+    not: its card may still be on screen). One query; a room they cannot open is not found."""
+    listed = (
+        LiveRoom.objects.filter(pk=room_id, status__in=VIEWER_STATUSES)
+        .annotate(listed=Exists(RoomProduct.objects.filter(room=OuterRef("pk"), product_id=product_id)))
+        .values_list("listed", flat=True)
+        .first()
+    )
+    if listed is None:
+        raise NotFound("room_not_found", "No such live room.")
+    return listed
+
+
+# --- post-show report -----------------------------------------------------------------------------
+
+
+def room_click_figures(*, brand: Brand, room_ids) -> dict:
+    """Product clicks in the rooms: ``clicks`` (every opening of a card), ``clickers`` (customers
+    who opened any card) and ``by_product`` (each product's clicks and clickers). Two queries."""
+    clicks = ProductClick.objects.filter(brand=brand, room_id__in=room_ids)
+    totals = clicks.aggregate(clicks=Coalesce(Sum("clicks"), 0), clickers=Count("customer_id", distinct=True))
+    by_product = list(
+        clicks.values("product_id", "product__name")
+        .annotate(clicks=Sum("clicks"), clickers=Count("customer_id", distinct=True))
+        .order_by()
+    )
+    return {**totals, "by_product": by_product}
