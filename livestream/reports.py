@@ -366,8 +366,9 @@ SECTION_COLUMNS = {
         "id", "room_id", "title", "prize_kind", "prize", "status", "prizes", "entries", "winners",
         "coupons_issued", "issue_failed", "addresses_given", "awaiting_address", "lapsed",
     ],
-    "gift_boxes": ["id", "room_id", "title", "watch_minutes", "status", "openings", "prizes_won", "coupons", "items",
-                   "points"],
+    "gift_boxes": [
+        "id", "room_id", "title", "watch_minutes", "status", "openings", "prizes_won", "coupons", "items", "points",
+    ],
     "group_buys": [
         "id", "room_id", "title", "product", "group_size", "price", "groups", "succeeded", "failed", "open",
         "members", "paid_orders", "gmv", "refunded_orders",
