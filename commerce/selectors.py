@@ -6,7 +6,18 @@ from datetime import UTC
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncMinute
 
-from commerce.models import Order, OrderLine, Product, Refund, Sku
+from commerce.models import (
+    Bargain,
+    BargainOffer,
+    Group,
+    GroupBuyOffer,
+    GroupMember,
+    Order,
+    OrderLine,
+    Product,
+    Refund,
+    Sku,
+)
 from tenants.errors import NotFound
 from tenants.models import Brand
 from tenants.scoping import brand_scope
@@ -197,3 +208,91 @@ def room_order_headlines(*, brand: Brand, room_ids) -> dict[int, dict]:
         .order_by()
     )
     return {row["room_id"]: row for row in rows}
+
+
+def _sum_rows(rows: list[dict], keys) -> dict:
+    return {key: sum(row[key] for row in rows) for key in keys}
+
+
+GROUP_BUY_COUNTS = ["groups", "succeeded", "failed", "open", "members", "paid_orders", "gmv", "refunded_orders"]
+
+
+def room_group_buy_figures(*, brand: Brand, room_ids) -> dict:
+    """The rooms' group-buy offers, oldest first: groups started, succeeded, failed and still open,
+    seats taken, orders paid through them (and their paid GMV, before refunds) and those refunded
+    when their group failed; with the totals. One query (offer → group → member is a chain, so
+    each member is one joined row and each group is counted distinct)."""
+    S, M = Group.Status, GroupMember.Status
+    paid = Q(groups__members__paid_at__isnull=False)
+    offers = (
+        GroupBuyOffer.objects.filter(brand=brand, room_id__in=room_ids)
+        .annotate(
+            groups_n=Count("groups", distinct=True),
+            succeeded=Count("groups", distinct=True, filter=Q(groups__status=S.SUCCEEDED)),
+            failed=Count("groups", distinct=True, filter=Q(groups__status=S.FAILED)),
+            open=Count("groups", distinct=True, filter=Q(groups__status__in=[S.PENDING, S.FORMING])),
+            members=Count("groups__members"),
+            paid_orders=Count("groups__members", filter=paid),
+            gmv=Coalesce(Sum("groups__members__order__payable", filter=paid), 0),
+            refunded_orders=Count("groups__members", filter=Q(groups__members__status=M.REFUNDED)),
+        )
+        .order_by("created_at", "pk")
+        .values(
+            "id", "room_id", "title", "sku__product__name", "sku__spec", "group_size", "price", "groups_n",
+            *GROUP_BUY_COUNTS[1:],
+        )
+    )  # fmt: skip
+    rows = [
+        {
+            "id": row["id"],
+            "room_id": row["room_id"],
+            "title": row["title"],
+            "product": f"{row['sku__product__name']} {row['sku__spec']}".strip(),
+            "group_size": row["group_size"],
+            "price": row["price"],
+            "groups": row["groups_n"],
+            **{key: row[key] for key in GROUP_BUY_COUNTS[1:]},
+        }
+        for row in offers
+    ]
+    return {"totals": {"offers": len(rows), **_sum_rows(rows, GROUP_BUY_COUNTS)}, "rows": rows}
+
+
+BARGAIN_COUNTS = ["started", "succeeded", "purchased", "expired", "helps"]
+
+
+def room_bargain_figures(*, brand: Brand, room_ids) -> dict:
+    """The rooms' bargain offers, oldest first: bargains started, those cut down to the floor
+    price (succeeded), bought or expired, and the friends' helps (and how many friends helped);
+    with the totals. One query."""
+    B = Bargain.Status
+    reached_floor = Q(bargains__cut_total=F("bargains__start_price") - F("bargains__floor_price"))
+    offers = (
+        BargainOffer.objects.filter(brand=brand, room_id__in=room_ids)
+        .annotate(
+            started=Count("bargains", distinct=True),
+            succeeded=Count("bargains", distinct=True, filter=reached_floor),
+            purchased=Count("bargains", distinct=True, filter=Q(bargains__status=B.PURCHASED)),
+            expired=Count("bargains", distinct=True, filter=Q(bargains__status=B.EXPIRED)),
+            helps=Count("bargains__helps"),
+            helpers=Count("bargains__helps__helper_id", distinct=True),
+        )
+        .order_by("created_at", "pk")
+        .values(
+            "id", "room_id", "title", "sku__product__name", "sku__spec", "floor_price", "helpers_needed",
+            *BARGAIN_COUNTS, "helpers",
+        )
+    )  # fmt: skip
+    rows = [
+        {
+            "id": row["id"],
+            "room_id": row["room_id"],
+            "title": row["title"],
+            "product": f"{row['sku__product__name']} {row['sku__spec']}".strip(),
+            "floor_price": row["floor_price"],
+            "helpers_needed": row["helpers_needed"],
+            **{key: row[key] for key in [*BARGAIN_COUNTS, "helpers"]},
+        }
+        for row in offers
+    ]
+    return {"totals": {"offers": len(rows), **_sum_rows(rows, BARGAIN_COUNTS)}, "rows": rows}

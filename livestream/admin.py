@@ -384,8 +384,8 @@ def room_report_view(model_admin, request, object_id):
         "paid": [row["paid_orders"] for row in minutes],
         "pushes": [{"label": label(push["started_at"]), "name": push["product_name"]} for push in report["pushes"]],
         "funnel": {
-            "labels": ["viewers", "ordered", "paid"],
-            "values": [report["funnel"]["viewers"], report["funnel"]["ordered"], report["funnel"]["paid"]],
+            "labels": ["viewers", "clicked a product", "ordered", "paid"],
+            "values": [report["funnel"][step] for step in ("viewers", "clicked", "ordered", "paid")],
         },
         "sources": {
             "labels": [row["source"] for row in report["sources"]],
@@ -396,7 +396,7 @@ def room_report_view(model_admin, request, object_id):
     tables = [
         (name.replace("_", " ").capitalize(), rows[0], rows[1:])
         for name, rows in reports.report_tables(report, tz)
-        if name in ("sources", "guides", "stores", "top_products", "pushes")
+        if name in ("sources", "guides", "stores", "top_products", "pushes", *reports.SECTION_COLUMNS)
     ]
     context = {
         **model_admin.admin_site.each_context(request),
@@ -409,6 +409,8 @@ def room_report_view(model_admin, request, object_id):
         "gmv_yuan": _yuan(report["orders"]["gmv"]),
         "aov_yuan": _yuan(report["orders"]["average_order_value"]),
         "conversion": _percent(report["orders"]["conversion"]),
+        "click_rate": _percent(report["clicks"]["click_rate"]),
+        "group_buy_gmv_yuan": _yuan(report["group_buys"]["totals"]["gmv"]),
         "refund_count": _percent(report["orders"]["refund_rate_by_count"]),
         "refund_amount": _percent(report["orders"]["refund_rate_by_amount"]),
         "follow_up_form": form,

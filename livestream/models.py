@@ -311,6 +311,22 @@ class ProductPush(BrandScopedModel):
         indexes = [models.Index(fields=["brand", "room", "started_at"])]
 
 
+class ProductClick(BrandScopedModel):
+    """A customer opened a product's card in a live room, ``clicks`` times. Clicks are counted in
+    the live store as they come and persisted by the flush, which only ever raises ``clicks`` to
+    the live store's running count: a flush that runs twice or is retried never adds them twice."""
+
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="product_clicks")
+    product = models.ForeignKey("commerce.Product", on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="+")
+    clicks = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "room", "product", "customer"], name="productclick_uniq")
+        ]
+
+
 class FollowUp(BrandScopedModel):
     """An operator's follow-up (二次营销) to one segment of a room's audience: a coupon and/or a
     subscribe message, sent in batches by a task, at most once per customer."""

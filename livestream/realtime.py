@@ -4,7 +4,8 @@
   commits, one already-encoded frame per event, to every process that serves the room (one
   Redis PUBLISH; in the embedded default, straight to this process's hub).
 * The live state of a room — like total and per-minute likes, who is online (heartbeats with a
-  TTL), comment ids and the queue of comments to persist, per-customer rate limits — lives in
+  TTL), comment ids and the queue of comments to persist, product clicks per customer,
+  per-customer rate limits — lives in
   Redis, so any number of processes share it and a process that dies leaves nothing behind
   but heartbeats that expire. The embedded default keeps the same state in this process.
 """
@@ -217,6 +218,33 @@ class RedisStore:
         values = self.redis.lpop(_key("sessions", "pending"), limit)
         return [v.decode() for v in values or []]
 
+    # product clicks: a running count per (room, product, customer), and which counts changed
+    def add_product_click(self, brand_id: int, room_id: int, product_id: int, customer_id: int) -> None:
+        key = _key("room", room_id, "clicks")
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hincrby(key, f"{product_id}:{customer_id}", 1)
+        pipe.expire(key, WATCH_KEEP_S)
+        # Marked after the count: a flush that takes the mark reads a count that includes this click.
+        pipe.sadd(_key("clicks", "dirty"), f"{brand_id}:{room_id}:{product_id}:{customer_id}")
+        pipe.execute()
+
+    def take_product_clicks(self, limit: int) -> list[tuple[int, int, int, int, int]]:
+        """Up to ``limit`` counts that changed since they were last taken, each taken once:
+        (brand, room, product, customer, clicks so far)."""
+        members = self.redis.spop(_key("clicks", "dirty"), limit)
+        if not members:
+            return []
+        keys = [tuple(int(part) for part in member.decode().split(":")) for member in members]
+        pipe = self.redis.pipeline(transaction=False)
+        for _, room_id, product_id, customer_id in keys:
+            pipe.hget(_key("room", room_id, "clicks"), f"{product_id}:{customer_id}")
+        return [(*key, int(value)) for key, value in zip(keys, pipe.execute(), strict=True) if value is not None]
+
+    def requeue_product_clicks(self, keys: list[tuple[int, int, int, int]]) -> None:
+        """Counts taken by a flush that could not write them: taken again by the next one."""
+        if keys:
+            self.redis.sadd(_key("clicks", "dirty"), *(":".join(map(str, key)) for key in keys))
+
 
 _MAX_SCRIPT = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -245,6 +273,8 @@ class LocalStore:
         self.watching: dict[tuple, dict[str, float]] = defaultdict(dict)
         self.watched: dict[tuple, float] = defaultdict(float)
         self.likers: dict[int, set] = defaultdict(set)
+        self.clicks: dict[tuple[int, int, int], int] = defaultdict(int)
+        self.dirty_clicks: set[tuple[int, int, int, int]] = set()
         self.hub = None  # the hub of this process's event loop, when it serves websockets
 
     def publish(self, room_id: int, text: str) -> None:
@@ -380,6 +410,20 @@ class LocalStore:
         with self.lock:
             taken, self.sessions = self.sessions[:limit], self.sessions[limit:]
             return taken
+
+    def add_product_click(self, brand_id, room_id, product_id, customer_id):
+        with self.lock:
+            self.clicks[(room_id, product_id, customer_id)] += 1
+            self.dirty_clicks.add((brand_id, room_id, product_id, customer_id))
+
+    def take_product_clicks(self, limit):
+        with self.lock:
+            keys = [self.dirty_clicks.pop() for _ in range(min(limit, len(self.dirty_clicks)))]
+            return [(*key, self.clicks[key[1:]]) for key in keys]
+
+    def requeue_product_clicks(self, keys):
+        with self.lock:
+            self.dirty_clicks.update(keys)
 
 
 _store = None

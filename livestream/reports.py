@@ -1,14 +1,15 @@
 """The post-show report (复盘): a room's traffic, promotion and conversion, or a brand's over a
-date range, read from what was recorded (viewing sessions, the like series, comments, pushes,
-orders, the commission ledger, coupon drops). A fixed number of queries, whatever the audience.
+date range, read from what was recorded (viewing sessions, the like series, comments, product
+clicks, pushes, orders, the commission ledger, coupon drops, lotteries, gift boxes, group buys and
+bargains). A fixed number of queries, whatever the audience.
 
-Other apps add their own figures (lotteries, group buys) with ``register_report_section``.
+Each app reads its own figures in its ``selectors`` module (``room_*_figures(brand=, room_ids=)``)
+and this module calls them by name: one place lists everything a report holds.
 """
 
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from django.db.models import Avg, Count, Exists, F, OuterRef, Q, Sum
@@ -17,7 +18,12 @@ from django.utils import timezone
 from openpyxl import Workbook
 
 from commerce.models import Order
-from commerce.selectors import room_order_figures, room_order_headlines
+from commerce.selectors import (
+    room_bargain_figures,
+    room_group_buy_figures,
+    room_order_figures,
+    room_order_headlines,
+)
 from coupons.selectors import room_coupon_figures
 from guides.models import Binding, Guide
 from guides.selectors import guide_and_store_names, room_commission_by_guide, share_owners
@@ -30,19 +36,11 @@ from livestream.models import (
     ReminderSubscription,
     ViewingSession,
 )
+from livestream.selectors import room_click_figures, room_gift_box_figures, room_lottery_figures
 from tenants.errors import InvalidInput, NotFound
 from tenants.models import Brand, Customer
 
 MAX_RANGE = timedelta(days=366)
-
-# name → callable(brand, room_ids) → a JSON-able dict, shown under ``sections``.
-_SECTIONS: dict[str, Callable[[Brand, list[int]], dict]] = {}
-
-
-def register_report_section(name: str, figures: Callable[[Brand, list[int]], dict]) -> None:
-    """Add an app's figures to every report (lottery draws, group buys formed…): one call at
-    import time in that app's ``AppConfig.ready``; ``figures`` runs a fixed number of queries."""
-    _SECTIONS[name] = figures
 
 
 def source_of(kind: str, share_guide, share_store) -> str:
@@ -171,21 +169,31 @@ def _figures(brand: Brand, room_ids: list[int]) -> dict:
         for store_id in store_ids
     )
 
-    products = defaultdict(lambda: {"quantity": 0, "amount": 0, "orders": 0})
+    clicks = room_click_figures(brand=brand, room_ids=room_ids)
+    products = defaultdict(lambda: {"quantity": 0, "amount": 0, "orders": 0, "clicks": 0, "clickers": 0})
     for row in orders["product_minutes"]:
         product = products[row["product_id"]]
         product["name"] = row["product_name"]
         product["quantity"] += row["units"]
         product["amount"] += row["amount"]
         product["orders"] += row["orders"]
+    for row in clicks["by_product"]:  # clicked, sold or not
+        product = products[row["product_id"]]
+        product.setdefault("name", row["product__name"])
+        product["clicks"], product["clickers"] = row["clicks"], row["clickers"]
     top_products = sorted(
         ({"product_id": pk, **values} for pk, values in products.items()),
-        key=lambda row: (-row["amount"], row["product_id"]),
+        key=lambda row: (-row["amount"], -row["clicks"], row["product_id"]),
     )[:20]
 
     gmv, paid_orders = totals["gmv"], totals["paid_orders"]
     return {
         "viewers": viewers,
+        "clicks": {
+            "clicks": clicks["clicks"],
+            "clickers": clicks["clickers"],
+            "click_rate": _ratio(clicks["clickers"], viewers["unique_viewers"]),
+        },
         "orders": {
             **totals,
             "conversion": _ratio(totals["buyers"], viewers["unique_viewers"]),
@@ -195,6 +203,7 @@ def _figures(brand: Brand, room_ids: list[int]) -> dict:
         },
         "funnel": {
             "viewers": viewers["unique_viewers"],
+            "clicked": clicks["clickers"],
             "ordered": totals["customers_ordering"],
             "paid": totals["buyers"],
         },
@@ -203,7 +212,11 @@ def _figures(brand: Brand, room_ids: list[int]) -> dict:
         "stores": stores,
         "top_products": top_products,
         "coupons": room_coupon_figures(brand=brand, room_ids=room_ids),
-        "sections": {name: figures(brand, room_ids) for name, figures in _SECTIONS.items()},
+        # The room's games and offers, each {"totals": {...}, "rows": [one per lottery, box or offer]}.
+        "lotteries": room_lottery_figures(brand=brand, room_ids=room_ids),
+        "gift_boxes": room_gift_box_figures(brand=brand, room_ids=room_ids),
+        "group_buys": room_group_buy_figures(brand=brand, room_ids=room_ids),
+        "bargains": room_bargain_figures(brand=brand, room_ids=room_ids),
         "_product_minutes": orders["product_minutes"],
         "_order_minutes": orders["per_minute"],
         "_sessions": sessions,
@@ -343,24 +356,44 @@ EXPORT_COLUMNS = {
     "sources": ["source", "visits", "viewers", *ORDER_COLUMNS],
     "guides": ["id", "name", "visitors", *ORDER_COLUMNS, "commission"],
     "stores": ["id", "name", "visitors", *ORDER_COLUMNS],
-    "top_products": ["product_id", "name", "quantity", "amount", "orders"],
+    "top_products": ["product_id", "name", "clicks", "clickers", "quantity", "amount", "orders"],
     "minutes": ["minute", "online", "likes", "comments", "orders", "paid_orders"],
     "pushes": ["product_id", "product_name", "started_at", "ended_at", "quantity", "amount", "orders"],
 }
+# The games and offers: their totals go in the summary, their rows in a table each.
+SECTION_COLUMNS = {
+    "lotteries": [
+        "id", "room_id", "title", "prize_kind", "prize", "status", "prizes", "entries", "winners",
+        "coupons_issued", "issue_failed", "addresses_given", "awaiting_address", "lapsed",
+    ],
+    "gift_boxes": [
+        "id", "room_id", "title", "watch_minutes", "status", "openings", "prizes_won", "coupons", "items", "points",
+    ],
+    "group_buys": [
+        "id", "room_id", "title", "product", "group_size", "price", "groups", "succeeded", "failed", "open",
+        "members", "paid_orders", "gmv", "refunded_orders",
+    ],
+    "bargains": [
+        "id", "room_id", "title", "product", "floor_price", "helpers_needed", "started", "succeeded", "purchased",
+        "expired", "helps", "helpers",
+    ],
+}  # fmt: skip
 
 
 def report_tables(report: dict, tz) -> list[tuple[str, list[list]]]:
     """The report as named tables (a header row, then values; times in the brand's zone, money
     in fen): one sheet each in XLSX, one block each in CSV."""
     summary = [["figure", "value"]]
-    for group in ("viewers", "orders", "funnel", "coupons"):
+    for group in ("viewers", "clicks", "orders", "funnel", "coupons"):
         summary += [[f"{group}.{name}", value] for name, value in report[group].items()]
-    for name, section in report.get("sections", {}).items():
-        summary += [[f"{name}.{key}", value] for key, value in section.items() if not isinstance(value, list | dict)]
+    for name in SECTION_COLUMNS:
+        summary += [[f"{name}.{key}", value] for key, value in report[name]["totals"].items()]
     tables = [("summary", summary)]
     for name, columns in EXPORT_COLUMNS.items():
         if name in report:
             tables.append((name, _table(report[name], columns, tz)))
+    for name, columns in SECTION_COLUMNS.items():
+        tables.append((name, _table(report[name]["rows"], columns, tz)))
     return tables
 
 

@@ -1,12 +1,26 @@
 """Reads of live rooms that are more than a one-line queryset."""
 
-from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefetch, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
 
 from commerce.models import Product, Sku
-from livestream.models import CoStream, LiveRoom, ReminderSubscription, RoomProduct
+from livestream.models import (
+    CoStream,
+    GiftBox,
+    GiftBoxPrize,
+    LiveRoom,
+    Lottery,
+    LotteryEntry,
+    LotteryWinner,
+    ProductClick,
+    ReminderSubscription,
+    RoomProduct,
+)
 from tenants.errors import NotFound
+from tenants.models import Brand
 
 Status = LiveRoom.Status
+VIEWER_STATUSES = (Status.SCHEDULED, Status.LIVE, Status.PAUSED, Status.ENDED)  # a viewer can open these
 
 # What a viewer can see in the room list, by the `status` filter of the mini-program.
 MP_LISTS = {
@@ -70,7 +84,7 @@ def mp_room_detail(room_id) -> LiveRoom:
         .order_by("position", "pk")
     )
     room = (
-        LiveRoom.objects.filter(pk=room_id, status__in=(Status.SCHEDULED, Status.LIVE, Status.PAUSED, Status.ENDED))
+        LiveRoom.objects.filter(pk=room_id, status__in=VIEWER_STATUSES)
         .select_related("host_store", "pushed_product__product")
         .prefetch_related(Prefetch("room_products", queryset=sellable, to_attr="sellable_products"))
         .first()
@@ -92,3 +106,120 @@ def active_costream(room: LiveRoom) -> CoStream | None:
         )
         .first()
     )
+
+
+def room_lists_product(*, room_id, product_id) -> bool:
+    """Whether a room of the brand in scope that viewers can open lists the product (on sale or
+    not: its card may still be on screen). One query; a room they cannot open is not found."""
+    listed = (
+        LiveRoom.objects.filter(pk=room_id, status__in=VIEWER_STATUSES)
+        .annotate(listed=Exists(RoomProduct.objects.filter(room=OuterRef("pk"), product_id=product_id)))
+        .values_list("listed", flat=True)
+        .first()
+    )
+    if listed is None:
+        raise NotFound("room_not_found", "No such live room.")
+    return listed
+
+
+# --- post-show report -----------------------------------------------------------------------------
+
+
+def room_click_figures(*, brand: Brand, room_ids) -> dict:
+    """Product clicks in the rooms: ``clicks`` (every opening of a card), ``clickers`` (customers
+    who opened any card) and ``by_product`` (each product's clicks and clickers). Two queries."""
+    clicks = ProductClick.objects.filter(brand=brand, room_id__in=room_ids)
+    totals = clicks.aggregate(clicks=Coalesce(Sum("clicks"), 0), clickers=Count("customer_id", distinct=True))
+    by_product = list(
+        clicks.values("product_id", "product__name")
+        .annotate(clicks=Sum("clicks"), clickers=Count("customer_id", distinct=True))
+        .order_by()
+    )
+    return {**totals, "by_product": by_product}
+
+
+def _totals(rows: list[dict], keys) -> dict:
+    return {key: sum(row[key] for row in rows) for key in keys}
+
+
+def room_lottery_figures(*, brand: Brand, room_ids) -> dict:
+    """The rooms' lotteries, oldest first, each with its entries and what became of its prizes
+    (coupons issued or not, addresses given, awaited or lapsed), and the totals with the
+    customers who entered any of them. Two queries."""
+    W = LotteryWinner.Status
+    won = {
+        "coupons_issued": W.ISSUED,
+        "issue_failed": W.ISSUE_FAILED,
+        "addresses_given": W.CLAIMED,
+        "awaiting_address": W.AWAITING_ADDRESS,
+        "lapsed": W.LAPSED,
+    }
+    lotteries = (
+        Lottery.objects.filter(brand=brand, room_id__in=room_ids)
+        .annotate(
+            winners_drawn=Count("winners"),
+            **{name: Count("winners", filter=Q(winners__status=status)) for name, status in won.items()},
+        )
+        .order_by("opened_at", "pk")
+        .values(
+            "id", "room_id", "title", "prize_kind", "prize_name", "coupon_template__name", "winner_count", "status",
+            "entrant_count", "winners_drawn", *won,
+        )
+    )  # fmt: skip
+    rows = [
+        {
+            "id": row["id"],
+            "room_id": row["room_id"],
+            "title": row["title"],
+            "prize_kind": row["prize_kind"],
+            "prize": row["coupon_template__name"] or row["prize_name"],
+            "status": row["status"],
+            "prizes": row["winner_count"],
+            "entries": row["entrant_count"],
+            "winners": row["winners_drawn"],
+            **{name: row[name] for name in won},
+        }
+        for row in lotteries
+    ]
+    entrants = LotteryEntry.objects.filter(brand=brand, lottery__room_id__in=room_ids).aggregate(
+        n=Count("customer_id", distinct=True)
+    )["n"]
+    totals = {
+        "lotteries": len(rows),
+        "drawn": sum(row["status"] == Lottery.Status.DRAWN for row in rows),
+        "entrants": entrants,
+        **_totals(rows, ["entries", "winners", *won]),
+    }
+    return {"totals": totals, "rows": rows}
+
+
+def room_gift_box_figures(*, brand: Brand, room_ids) -> dict:
+    """The rooms' gift boxes, oldest first, each with its openings and what they gave. One query."""
+    K = GiftBoxPrize.Kind
+    rows = list(
+        GiftBox.objects.filter(brand=brand, room_id__in=room_ids)
+        .annotate(
+            openings_n=Count("openings"),
+            prizes_won=Count("openings", filter=Q(openings__prize__kind__in=[K.COUPON, K.POINTS, K.ITEM])),
+            coupons=Count("openings", filter=Q(openings__prize__kind=K.COUPON)),
+            items=Count("openings", filter=Q(openings__prize__kind=K.ITEM)),
+            points=Coalesce(Sum("openings__points"), 0),
+        )
+        .order_by("created_at", "pk")
+        .values(
+            "id",
+            "room_id",
+            "title",
+            "watch_minutes",
+            "status",
+            "openings_n",
+            "prizes_won",
+            "coupons",
+            "items",
+            "points",
+        )
+    )
+    for row in rows:
+        row["openings"] = row.pop("openings_n")
+    totals = {"gift_boxes": len(rows), **_totals(rows, ["openings", "prizes_won", "coupons", "items", "points"])}
+    return {"totals": totals, "rows": rows}

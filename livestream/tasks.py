@@ -13,8 +13,9 @@ def send_start_reminders() -> dict:
 
 @shared_task(name="livestream.flush_live_state")
 def flush_live_state() -> dict:
-    """Like totals, per-minute likes, online peaks, comments and viewing sessions from Redis into
-    the database, in batches. Safe to run twice: totals only grow and rows have fixed keys."""
+    """Like totals, per-minute likes, online peaks, comments, viewing sessions and product clicks
+    from Redis into the database, in batches. Safe to run twice: totals only grow and rows have
+    fixed keys."""
     return live.live_flush()
 
 

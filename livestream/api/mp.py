@@ -7,10 +7,11 @@ from rest_framework.response import Response
 from livestream import selectors
 from livestream.models import Festival, LiveRoom, Venue
 from livestream.realtime import live_counters
-from livestream.services import reminders
+from livestream.services import live, reminders
 from livestream.services.room_products import product_summary
 from livestream.sources import resolve_entry_source
 from tenants.api.base import CustomerAPIView
+from tenants.api.fields import IdField
 from tenants.errors import InvalidInput, NotFound
 
 TAGS = ["mp: rooms"]
@@ -187,6 +188,24 @@ class MpRoomReminderApi(CustomerAPIView):
     def delete(self, request, room_id):
         reminders.reminder_unsubscribe(brand=request.brand, room=selectors.get_room(room_id), customer=request.customer)
         return Response({"subscribed": False})
+
+
+class MpProductClickApi(CustomerAPIView):
+    """The viewer opened a product's card in the room (for the report's funnel). Answered at once
+    with 202; the click is counted in the live store and saved with the next flush. ``404
+    room_not_found``, ``404 product_not_in_room``, ``429 click_rate_limited``."""
+
+    class InputSerializer(serializers.Serializer):
+        product = IdField(help_text="The product's id.")
+
+    @extend_schema(request=InputSerializer, responses={202: None}, tags=TAGS)
+    def post(self, request, room_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        live.product_click(
+            brand=request.brand, room_id=room_id, product_id=data.validated_data["product"], customer=request.customer
+        )
+        return Response(status=202)
 
 
 class MpFestivalApi(CustomerAPIView):

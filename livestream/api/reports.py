@@ -19,16 +19,31 @@ TAGS = ["console: reports"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+class ReportSectionSerializer(serializers.Serializer):
+    totals = serializers.DictField(child=serializers.IntegerField())
+    rows = serializers.ListField(child=serializers.DictField())
+
+
 class ReportSerializer(serializers.Serializer):
     viewers = serializers.DictField(help_text="visits, unique_viewers, new/returning, peak_online, watch seconds")
+    clicks = serializers.DictField(
+        help_text="clicks (product cards opened), clickers (customers who opened any), click_rate (of viewers)"
+    )
     orders = serializers.DictField(help_text="orders, paid_orders, gmv (fen), buyers, conversion, refund rates")
-    funnel = serializers.DictField(child=serializers.IntegerField(), help_text="viewers → ordered → paid")
+    funnel = serializers.DictField(
+        child=serializers.IntegerField(), help_text="customers: viewers → clicked a product → ordered → paid"
+    )
     sources = serializers.ListField(child=serializers.DictField())
     guides = serializers.ListField(child=serializers.DictField(), help_text="ranked by paid GMV")
     stores = serializers.ListField(child=serializers.DictField(), help_text="ranked by paid GMV")
-    top_products = serializers.ListField(child=serializers.DictField())
+    top_products = serializers.ListField(
+        child=serializers.DictField(), help_text="sold or clicked: quantity, amount, orders, clicks, clickers"
+    )
     coupons = serializers.DictField(child=serializers.IntegerField(), help_text="drops, dropped, claimed, used")
-    sections = serializers.DictField(help_text="Figures other features add (lotteries, group buys).")
+    lotteries = ReportSectionSerializer(help_text="entries, winners, coupons issued, addresses given, awaited, lapsed")
+    gift_boxes = ReportSectionSerializer(help_text="openings, prizes won (coupons, items, points)")
+    group_buys = ReportSectionSerializer(help_text="groups started/succeeded/failed/open, members, orders paid, GMV")
+    bargains = ReportSectionSerializer(help_text="bargains started, succeeded (at the floor), purchased, helps")
 
 
 class RoomReportSerializer(ReportSerializer):

@@ -1,6 +1,6 @@
-"""What happens in a room while it is on air: comments and their moderation, mutes, and the
-periodic flushes that persist the live store (like totals, per-minute series, peaks, comments,
-viewing sessions) in batches.
+"""What happens in a room while it is on air: comments and their moderation, mutes, product
+clicks, and the periodic flushes that persist the live store (like totals, per-minute series,
+peaks, comments, viewing sessions, product clicks) in batches.
 
 Moderation runs before a comment is broadcast: the room must allow comments, the text must
 fit, the customer must not be muted or over their rate, and the brand's blocked words are
@@ -14,12 +14,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from livestream.models import Comment, LiveRoom, Mute, ViewingSession
+from commerce.models import Product
+from livestream import selectors
+from livestream.models import Comment, LiveRoom, Mute, ProductClick, ViewingSession
 from livestream.realtime import encode, publish_room_event, store
 from tenants.errors import Conflict, InvalidInput, NotFound, RateLimited
 from tenants.models import Brand, Customer
@@ -27,6 +29,8 @@ from tenants.scoping import brand_scope, platform_scope
 
 MAX_COMMENT = 200
 FLUSH_BATCH = 5000
+CLICKS_PER_MINUTE = 120  # a customer's product clicks counted per minute; more are refused
+UPSERT_ROWS = 500  # rows per INSERT … ON CONFLICT statement (SQLite's parameter limit)
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,57 @@ def sessions_flush(limit: int = FLUSH_BATCH) -> int:
         written += len(rows)
 
 
+def product_click(*, brand: Brand, room_id, product_id, customer: Customer) -> None:
+    """A viewer opened a product's card in a room: counted in the live store, no database write
+    (``product_clicks_flush`` persists the counts). The room must be one of the brand's that
+    viewers can open, and list the product."""
+    with brand_scope(brand):
+        if not selectors.room_lists_product(room_id=room_id, product_id=product_id):
+            raise NotFound(
+                "product_not_in_room", "This product is not in the room.", fields={"product": ["Not in this room."]}
+            )
+    live = store()
+    if live.hit("product_click", customer.pk, 60) > CLICKS_PER_MINUTE:
+        raise RateLimited("click_rate_limited", "Too many product clicks; wait a moment.")
+    live.add_product_click(brand.pk, int(room_id), int(product_id), customer.pk)
+
+
+def product_clicks_flush(limit: int = FLUSH_BATCH) -> int:
+    """Persist the click counts that changed, in batches. Each row is raised to the live store's
+    running count (never lowered, never added to), so a batch written twice — a retried flush,
+    two flushes at once — counts each click once. Counts of a room, product or customer deleted
+    meanwhile are dropped."""
+    written = 0
+    while True:
+        rows = store().take_product_clicks(limit)
+        if not rows:
+            return written
+        with platform_scope(), _requeued_on_failure(store().requeue_product_clicks, [row[:4] for row in rows]):
+            rooms = set(LiveRoom.objects.filter(pk__in={r[1] for r in rows}).values_list("pk", "brand_id"))
+            products = set(Product.objects.filter(pk__in={r[2] for r in rows}).values_list("pk", "brand_id"))
+            customers = set(Customer.objects.filter(pk__in={r[3] for r in rows}).values_list("pk", "brand_id"))
+            kept = [r for r in rows if (r[1], r[0]) in rooms and (r[2], r[0]) in products and (r[3], r[0]) in customers]
+            with transaction.atomic():
+                for start in range(0, len(kept), UPSERT_ROWS):
+                    _raise_click_counts(kept[start : start + UPSERT_ROWS])
+        written += len(kept)
+
+
+def _raise_click_counts(rows: list[tuple[int, int, int, int, int]]) -> None:
+    table = ProductClick._meta.db_table
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"  # SQLite's MAX(a, b) is scalar
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (brand_id, room_id, product_id, customer_id, clicks)
+            VALUES {", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))}
+            ON CONFLICT (brand_id, room_id, product_id, customer_id)
+            DO UPDATE SET clicks = {greatest}({table}.clicks, excluded.clicks)
+            """,
+            [value for row in rows for value in row],
+        )
+
+
 def counters_flush() -> int:
     """Persist the like totals, per-minute likes and online peaks of rooms that changed:
     one UPDATE per room. Totals only grow, so a late or repeated flush never lowers them."""
@@ -227,7 +282,12 @@ def counters_flush() -> int:
 
 def live_flush() -> dict:
     """The periodic task's body: every batch the live store holds, into the database."""
-    return {"rooms": counters_flush(), "comments": comments_flush(), "sessions": sessions_flush()}
+    return {
+        "rooms": counters_flush(),
+        "comments": comments_flush(),
+        "sessions": sessions_flush(),
+        "clicks": product_clicks_flush(),
+    }
 
 
 # --- operators ------------------------------------------------------------------------------------

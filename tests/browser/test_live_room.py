@@ -1,5 +1,6 @@
 """A show between two browsers: a viewer's phone page and the operator's live console."""
 
+import time
 import uuid
 
 import pytest
@@ -93,6 +94,37 @@ def test_a_purchase_moves_the_consoles_order_count(open_page, show):
     expect(viewer.locator("#order-status")).to_contain_text("¥899.00")
     expect(console.locator("#orders")).to_have_text(str(orders_before + 1))
     expect(console.locator("#paid-orders")).to_have_text(str(paid_before + 1))
+
+
+def test_a_viewer_opening_the_product_card_counts_in_the_report_funnel(open_page, show):
+    room = show["room"]["id"]
+    blouse = show["products"]["Silk blouse"]  # no other test opens its card
+
+    def blouse_clicks():
+        report = show["api"]("GET", f"/rooms/{room}/report")
+        row = next((row for row in report["top_products"] if row["product_id"] == blouse), None)
+        return (row["clicks"], row["clickers"]) if row else (0, 0), report["funnel"]["clicked"]
+
+    (clicks, clickers), clicked = blouse_clicks()
+    show["api"]("POST", f"/rooms/{room}/push", json={"product_id": blouse})
+    viewer = live_viewer(open_page, show)
+    expect(viewer.locator("#product-name")).to_have_text("Silk blouse")
+    sent = []
+    viewer.on("request", lambda request: "/product-clicks" in request.url and sent.append(request.post_data_json))
+
+    viewer.click("#product-name")  # a tap on the card
+    viewer.click("#buy")  # opening it to buy: another click
+    expect(viewer.locator("#checkout")).to_be_visible()
+
+    # Counted in the live store at once, saved by the next flush (within seconds).
+    deadline = time.monotonic() + 15
+    while blouse_clicks()[0] != (clicks + 2, clickers + 1) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    counted, now_clicked = blouse_clicks()
+    assert counted == (clicks + 2, clickers + 1)
+    assert now_clicked >= clicked + 1  # (an earlier test's viewer may be saved meanwhile)
+    assert sent == [{"product": blouse}, {"product": blouse}]
+    assert not viewer.js_errors
 
 
 def test_the_operator_pins_and_hides_comments_on_every_viewers_screen(open_page, show):

@@ -193,8 +193,8 @@ def test_the_periodic_task_persists_everything_and_is_safe_to_run_twice(brand, m
     store.add_likes({room.pk: 9}, NOW)
     submit(brand, room, alice, "saved by the task")
     record(brand, room, alice, "s1", NOW, NOW + 30)
-    assert flush_live_state.delay().get() == {"rooms": 1, "comments": 1, "sessions": 1}
-    assert flush_live_state.delay().get() == {"rooms": 0, "comments": 0, "sessions": 0}
+    assert flush_live_state.delay().get() == {"rooms": 1, "comments": 1, "sessions": 1, "clicks": 0}
+    assert flush_live_state.delay().get() == {"rooms": 0, "comments": 0, "sessions": 0, "clicks": 0}
     assert LiveRoom.unscoped.get(pk=room.pk).like_total == 9
     assert Comment.unscoped.get().text == "saved by the task"
     assert ViewingSession.unscoped.get().seconds == 30

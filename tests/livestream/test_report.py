@@ -13,7 +13,7 @@ from conftest import assert_error
 from coupons.models import Coupon, CouponDrop
 from guides.models import CommissionEntry, ShareCode
 from livestream import reports
-from livestream.models import Comment, LiveRoom, ProductPush, ViewingSession
+from livestream.models import Comment, LiveRoom, ProductClick, ProductPush, ViewingSession
 from tenants.errors import InvalidInput
 from tenants.models import Customer
 from tenants.scoping import brand_scope
@@ -29,8 +29,9 @@ def minute_key(moment):
 
 @pytest.fixture
 def show(brand, make_room, make_product, make_customer):
-    """An ended show: 5 visits (3 customers and 1 anonymous), 3 orders (2 paid, one refunded in
-    part), 2 pushes, 3 comments, a coupon drop."""
+    """An ended show: 5 visits (3 customers and 1 anonymous), 5 product clicks by 2 customers
+    (one product clicked, never sold), 3 orders (2 paid, one refunded in part), 2 pushes, 3
+    comments, a coupon drop."""
     t0 = (timezone.now() - timedelta(hours=3)).replace(second=0, microsecond=0)
     room = make_room(brand, status="ended")
     LiveRoom.unscoped.filter(pk=room.pk).update(
@@ -44,7 +45,7 @@ def show(brand, make_room, make_product, make_customer):
         ShareCode.objects.create(brand=brand, scene="sA", store=store, target="store", title="t", page="p")
         c1, c2, c3 = (make_customer(brand) for _ in range(3))
         Customer.objects.filter(pk=c1.pk).update(first_seen_at=t0 - timedelta(days=10))  # came before: returning
-        p1, p2 = make_product(brand, "Silk scarf"), make_product(brand, "Tea set")
+        p1, p2, p3 = make_product(brand, "Silk scarf"), make_product(brand, "Tea set"), make_product(brand, "Paper fan")
         sku1 = Sku.objects.create(brand=brand, product=p1, code="P1", price=5000, stock=10)
         sku2 = Sku.objects.create(brand=brand, product=p2, code="P2", price=3000, stock=10)
 
@@ -78,6 +79,8 @@ def show(brand, make_room, make_product, make_customer):
         order(2, c2, "scene", "sA", 30, sku2, 1, paid=True, refunded=1000, store=store)
         order(3, c3, "reminder", "", 8, sku1, 1, paid=False)
         CommissionEntry.objects.create(brand=brand, guide=guide, kind="accrue", amount=500, order=o1)
+        for customer, product, clicks in ((c1, p1, 2), (c1, p3, 1), (c2, p1, 1), (c2, p2, 1)):
+            ProductClick.objects.create(brand=brand, room=room, product=product, customer=customer, clicks=clicks)
         ProductPush.objects.create(
             brand=brand, room=room, product=p1, started_at=t0 + 5 * MINUTE, ended_at=t0 + 15 * MINUTE
         )
@@ -91,12 +94,22 @@ def show(brand, make_room, make_product, make_customer):
                 brand=brand, template=template, customer=customer, source="drop", drop=drop, status=status,
                 valid_from=t0, valid_until=t0 + timedelta(days=7),
             )  # fmt: skip
-    return {"room": room, "t0": t0, "guide": guide, "store": store, "products": (p1, p2), "customers": (c1, c2, c3)}
+    return {
+        "room": room,
+        "t0": t0,
+        "guide": guide,
+        "store": store,
+        "products": (p1, p2, p3),
+        "customers": (c1, c2, c3),
+    }
 
 
-def test_room_report_figures(brand, show, django_assert_max_num_queries):
+REPORT_QUERIES = 26  # a room's report, whatever its audience (test_report_sections.py grows one)
+
+
+def test_room_report_figures(brand, show, django_assert_num_queries):
     room, t0 = show["room"], show["t0"]
-    with brand_scope(brand), django_assert_max_num_queries(20):
+    with brand_scope(brand), django_assert_num_queries(REPORT_QUERIES):
         report = reports.room_report(brand=brand, room=room)
 
     assert report["viewers"] == {
@@ -136,7 +149,8 @@ def test_room_report_figures(brand, show, django_assert_max_num_queries):
         "refund_rate_by_count": 0.5,
         "refund_rate_by_amount": 0.0769,
     }
-    assert report["funnel"] == {"viewers": 3, "ordered": 3, "paid": 2}
+    assert report["clicks"] == {"clicks": 5, "clickers": 2, "click_rate": 0.6667}
+    assert report["funnel"] == {"viewers": 3, "clicked": 2, "ordered": 3, "paid": 2}
     sources = {row.pop("source"): row for row in report["sources"]}
     assert sources == {
         "guide_share": {"visits": 1, "viewers": 1, "orders": 1, "paid_orders": 1, "gmv": 10000, "buyers": 1},
@@ -157,10 +171,14 @@ def test_room_report_figures(brand, show, django_assert_max_num_queries):
     assert report["stores"] == [
         {"id": store.pk, "name": "Store S1", "visitors": 2, "orders": 2, "paid_orders": 2, "gmv": 13000, "buyers": 2},
     ]
-    p1, p2 = show["products"]
-    assert [(row["product_id"], row["quantity"], row["amount"], row["orders"]) for row in report["top_products"]] == [
-        (p1.pk, 2, 10000, 1),
-        (p2.pk, 1, 3000, 1),
+    p1, p2, p3 = show["products"]
+    assert [
+        (row["product_id"], row["name"], row["quantity"], row["amount"], row["orders"], row["clicks"], row["clickers"])
+        for row in report["top_products"]
+    ] == [
+        (p1.pk, "Silk scarf", 2, 10000, 1, 3, 2),
+        (p2.pk, "Tea set", 1, 3000, 1, 1, 1),
+        (p3.pk, "Paper fan", 0, 0, 0, 1, 1),  # clicked, never sold
     ]
     assert [(row["product_id"], row["quantity"], row["amount"]) for row in report["pushes"]] == [
         (p1.pk, 2, 10000),
@@ -179,12 +197,16 @@ def test_room_report_api_and_exports(brand, show, console):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert ["orders.gmv", "13000"] in rows and ["# sources"] in rows and ["# pushes"] in rows
+    assert ["funnel.clicked", "2"] in rows and ["clicks.clicks", "5"] in rows
 
     response = console.get(f"/api/v1/console/rooms/{room.pk}/report.xlsx")
     assert response.status_code == 200
     workbook = load_workbook(io.BytesIO(response.content))
     assert {"summary", "sources", "guides", "stores", "minutes", "pushes"} <= set(workbook.sheetnames)
     assert [c.value for c in workbook["guides"][2]][1:6:4] == ["Lin", 10000]
+    products = [[c.value for c in row] for row in workbook["top_products"].iter_rows()]
+    assert products[0][:4] == ["product_id", "name", "clicks", "clickers"]
+    assert [row[1:4] for row in products[1:]] == [["Silk scarf", 3, 2], ["Tea set", 1, 1], ["Paper fan", 1, 1]]
 
 
 def test_brand_report_over_a_range(brand, show, console, make_room):
@@ -193,6 +215,7 @@ def test_brand_report_over_a_range(brand, show, console, make_room):
     assert [row["id"] for row in body["rooms"]] == [show["room"].pk]
     assert body["rooms"][0]["gmv"] == body["orders"]["gmv"] == 13000
     assert body["guides"][0]["gmv"] == 10000 and body["stores"][0]["visitors"] == 2
+    assert body["funnel"] == {"viewers": 3, "clicked": 2, "ordered": 3, "paid": 2}
     earlier = console.get(f"/api/v1/console/reports?start={day - timedelta(days=9)}&end={day - timedelta(days=1)}")
     assert earlier.json()["rooms"] == [] and earlier.json()["orders"]["gmv"] == 0
     assert console.get(f"/api/v1/console/reports.xlsx?start={day}&end={day}").status_code == 200
@@ -210,7 +233,8 @@ def test_another_brand_sees_nothing(brand, show, rival_console):
     day = timezone.localtime(show["t0"], brand.tz).date()
     body = rival_console.get(f"/api/v1/console/reports?start={day}&end={day}").json()
     assert body["rooms"] == [] and body["orders"]["gmv"] == 0 and body["viewers"]["visits"] == 0
-    assert body["guides"] == [] and body["stores"] == []
+    assert body["guides"] == [] and body["stores"] == [] and body["top_products"] == []
+    assert body["clicks"] == {"clicks": 0, "clickers": 0, "click_rate": 0.0} and body["funnel"]["clicked"] == 0
 
 
 def test_entry_routes_without_an_id_are_recorded_as_their_own_source(brand, show):

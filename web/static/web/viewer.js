@@ -210,6 +210,13 @@ function setPushed(product) {
   $("buy").textContent = state.products.has(product.id) ? "Buy" : "Not on sale";
 }
 
+// Opening the product card (a tap on it or on Buy) counts as a product click in the report's
+// funnel: best-effort, nothing waits for it and an error changes nothing on screen.
+$("product").addEventListener("click", () => {
+  if (!state.pushed || !state.token) return;
+  call("POST", `/api/v1/mp/rooms/${roomId}/product-clicks`, { product: state.pushed.id }).catch(() => {});
+});
+
 $("buy").addEventListener("click", async () => {
   let product = state.products.get(state.pushed?.id);
   if (!product) return;
