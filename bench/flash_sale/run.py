@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import free_port, recreate_database, stop_process  # noqa: E402
 
 HOST = "127.0.0.1"
+WARM_UP = 1000  # units sold through each endpoint, unmeasured, before the measured rounds
 ADDRESS = {
     "name": "Bench",
     "phone": "13800000000",
@@ -45,6 +46,7 @@ def parse_args():
     parser.add_argument("--quantity", type=int, default=5000, help="flash-sale units (Q)")
     parser.add_argument("--buyers", type=int, default=200, help="concurrent distinct customers (C)")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--rounds", type=int, default=2, help="measured rounds of each, alternated")
     parser.add_argument("--database", default="siyu_bench_flash_sale", help="PostgreSQL database (recreated)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/3")
@@ -91,7 +93,9 @@ def seed(args) -> dict:
         product = Product.objects.create(
             brand=brand, name="Hot item", price=9900, audit_status="approved", status="on_shelf"
         )
-        sku = Sku.objects.create(brand=brand, product=product, code="HOT", price=9900, stock=10 * args.quantity)
+        sku = Sku.objects.create(
+            brand=brand, product=product, code="HOT", price=9900, stock=(args.rounds + 2) * (args.quantity + WARM_UP)
+        )
         customers = Customer.objects.bulk_create(
             [Customer(brand=brand, openid=f"bench-{n}") for n in range(args.buyers)]
         )
@@ -271,6 +275,17 @@ def check_flash_sale(flash_sale, quantity) -> dict:
     }
 
 
+def combined(runs: list[dict]) -> dict:
+    """The rounds of one endpoint as one: mean rate and percentiles, summed counts and checks."""
+    mean = {key: round(statistics.mean(run[key] for run in runs), 1) for key in ("orders_per_s", "p50_ms", "p99_ms")}
+    errors = {}
+    for run in runs:
+        for code, count in run["errors"].items():
+            errors[code] = errors.get(code, 0) + count
+    summed = {key: sum(run[key] for run in runs) for key in ("oversold", "unsold") if key in runs[0]}
+    return {**mean, **summed, "errors": errors}
+
+
 def main():
     args = parse_args()
     env = server_env(args)
@@ -282,18 +297,29 @@ def main():
         f"PostgreSQL + Redis, {os.cpu_count()} cores"
     )
 
-    results = {}
     server, port = start_server("gunicorn", args, env)
     try:
-        reset_reference(args.quantity)
-        results["reference"] = run_reference(port, args)
-        flash_sale = new_flash_sale(state, args.quantity)
-        results["gunicorn"] = {
-            **run_orders(port, state, flash_sale, args),
-            **check_flash_sale(flash_sale, args.quantity),
-        }
+        # Both endpoints warm up first (imports, connections, prepared statements), then take turns,
+        # so neither is measured cold nor always right after the other.
+        reset_reference(WARM_UP)
+        run_reference(port, args)
+        run_orders(port, state, new_flash_sale(state, WARM_UP), args)
+        rounds = {"reference": [], "gunicorn": []}
+        for _ in range(args.rounds):
+            reset_reference(args.quantity)
+            rounds["reference"].append(run_reference(port, args))
+            flash_sale = new_flash_sale(state, args.quantity)
+            rounds["gunicorn"].append(
+                {**run_orders(port, state, flash_sale, args), **check_flash_sale(flash_sale, args.quantity)}
+            )
+        results = {name: combined(runs) for name, runs in rounds.items()}
     finally:
         stop_process(server)
+    for number, (ref, real) in enumerate(zip(rounds["reference"], rounds["gunicorn"], strict=True), start=1):
+        print(
+            f"round {number}: reference {ref['orders_per_s']:.1f}/s (p99 {ref['p99_ms']} ms), "
+            f"orders {real['orders_per_s']:.1f}/s (p99 {real['p99_ms']} ms)"
+        )
     if not args.skip_uvicorn:
         # Under ASGI each request's sync view runs on a pool thread with its own connection, so
         # persistent connections would pile up to the pool's size per process (past PostgreSQL's
