@@ -1,6 +1,6 @@
 """What a viewer's mini-program shows: rooms, a room with its products, reminders, festivals."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
@@ -101,31 +101,33 @@ class SkuSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     spec = serializers.CharField()
     price = serializers.IntegerField(help_text="Fen.")
-    in_stock = serializers.SerializerMethodField()
-
-    def get_in_stock(self, sku) -> bool:
-        return sku.stock > 0
+    in_stock = serializers.BooleanField(read_only=True)
 
 
+# The schema of a product card; the cards come ready from selectors.sellable_product_cards.
 class RoomProductCardSerializer(serializers.Serializer):
-    id = serializers.IntegerField(source="product.id")
-    name = serializers.CharField(source="product.name")
-    cover_url = serializers.CharField(source="product.cover_url")
-    images = serializers.ListField(source="product.images", child=serializers.CharField())
-    price_type = serializers.CharField(source="product.price_type")
-    price = serializers.IntegerField(source="product.price")
-    price2 = serializers.IntegerField(source="product.price2", allow_null=True)
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    cover_url = serializers.CharField()
+    images = serializers.ListField(child=serializers.CharField())
+    price_type = serializers.CharField()
+    price = serializers.IntegerField()
+    price2 = serializers.IntegerField(allow_null=True)
     position = serializers.IntegerField()
-    skus = SkuSerializer(source="product.skus.all", many=True)
+    skus = SkuSerializer(many=True)
 
 
 class MpRoomDetailSerializer(RoomCardSerializer):
-    products = RoomProductCardSerializer(source="sellable_products", many=True)
+    products = serializers.SerializerMethodField()
     costream = serializers.SerializerMethodField()
     source = serializers.SerializerMethodField()
 
     class Meta(RoomCardSerializer.Meta):
         fields = [*RoomCardSerializer.Meta.fields, "products", "costream", "source"]
+
+    @extend_schema_field(RoomProductCardSerializer(many=True))
+    def get_products(self, room) -> list[dict]:
+        return room.sellable_products  # the cards, ready (selectors.sellable_product_cards)
 
     def get_costream(self, room) -> dict | None:
         costream = self.context["costream"]
@@ -166,7 +168,7 @@ class MpRoomDetailApi(CustomerAPIView):
         context = {
             "counters": live_counters([room]),
             "subscribed": selectors.subscribed_room_ids(request.customer, [room.pk]),
-            "costream": selectors.active_costream(room) if room.is_open else None,
+            "costream": selectors.active_costream(room) if room.is_open and room.has_costream else None,
             "source": resolve_entry_source(room, request.query_params.get("source", "")),
         }
         return Response(MpRoomDetailSerializer(room, context=context).data)

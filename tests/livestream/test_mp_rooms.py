@@ -12,7 +12,7 @@ from django.utils import timezone
 from commerce.models import Product, Sku
 from conftest import assert_error
 from livestream import realtime
-from livestream.models import LiveRoom, ReminderSubscription, RoomProduct
+from livestream.models import CoStream, LiveRoom, ReminderSubscription, RoomProduct
 from tenants.models import Brand
 
 ROOMS = "/api/v1/mp/rooms"
@@ -224,6 +224,33 @@ def test_detail_runs_at_most_six_queries_whatever_the_product_count(
         body = client.get(f"{ROOMS}/{big.pk}").json()
     assert len(body["products"]) == 100 and all(len(product["skus"]) == 3 for product in body["products"])
     assert len(many) == len(few)
+
+
+@pytest.mark.parametrize("status, shown", [("accepted", True), ("invited", False), ("ended", False)])
+def test_detail_shows_an_accepted_costream_within_six_queries(
+    brand, other_brand, client, django_assert_max_num_queries, status, shown
+):
+    room = make_room(brand, "Linked", status="live")
+    for n in range(100):
+        list_product(room, make_product(brand, f"C{n}", skus=3), n)
+    partner = make_room(other_brand, "Partner", status="live")
+    costream = CoStream.unscoped.create(
+        brand=other_brand,
+        inviter_room=partner,
+        invitee_brand=brand,
+        invitee_room=room,
+        status=status,
+        accepted_at=timezone.now() if status != "invited" else None,
+    )
+
+    with django_assert_max_num_queries(6):
+        body = client.get(f"{ROOMS}/{room.pk}").json()
+
+    assert len(body["products"]) == 100
+    if shown:
+        assert body["costream"]["id"] == costream.pk and body["costream"]["partner"]["room_id"] == partner.pk
+    else:
+        assert body["costream"] is None
 
 
 def test_another_brands_room_is_not_found(other_brand, client):

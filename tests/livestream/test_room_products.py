@@ -87,7 +87,7 @@ def test_an_off_shelf_product_can_be_listed_but_viewers_do_not_see_it(console, b
     assert add(console, room, on_shelf, off_shelf).status_code == 200
     with brand_scope(brand):
         visible = selectors.mp_room_detail(room.pk).sellable_products
-    assert [listing.product_id for listing in visible] == [on_shelf.pk]
+    assert [card["id"] for card in visible] == [on_shelf.pk]
 
 
 def test_unknown_and_other_brands_products_are_not_found(console, brand, other_brand, make_room, make_product):
@@ -226,7 +226,7 @@ def test_a_product_goes_off_and_back_on_sale(
         off = console.post(url, {"on_sale": False})
         assert off.status_code == 200 and off.json()["on_sale"] is False
         with brand_scope(brand):
-            assert cup.pk not in [rp.product_id for rp in selectors.mp_room_detail(live_room.pk).sellable_products]
+            assert cup.pk not in [card["id"] for card in selectors.mp_room_detail(live_room.pk).sellable_products]
         assert console.post(url, {"on_sale": False}).status_code == 200  # no change: no event
         assert console.post(url, {"on_sale": True}).json()["on_sale"] is True
     assert [data["on_sale"] for _, data in of_type(events, "product.sale")] == [False, True]
