@@ -145,7 +145,12 @@ class Product(BrandScopedModel):
 
     @property
     def cover_url(self) -> str:
-        return self.images[0] if self.images else ""
+        return self.cover_of(self.images)
+
+    @staticmethod
+    def cover_of(images: list) -> str:
+        """The cover of a product with these images (for cards read as rows)."""
+        return images[0] if images else ""
 
     @property
     def is_sellable(self) -> bool:

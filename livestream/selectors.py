@@ -120,7 +120,7 @@ def sellable_product_cards(room: LiveRoom) -> list[dict]:
         {
             "id": product_id,
             "name": name,
-            "cover_url": images[0] if images else "",  # Product.cover_url
+            "cover_url": Product.cover_of(images),
             "images": images,
             "price_type": price_type,
             "price": price,
