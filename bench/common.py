@@ -67,6 +67,26 @@ def start_process(command: list[str], port: int, env: dict | None = None) -> sub
     return process
 
 
+def start_gunicorn(env: dict, workers: int = 2) -> tuple[subprocess.Popen, int]:
+    """The production REST server (DESIGN §11): gunicorn's sync workers on ``config.wsgi``."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"{HOST}:{port}",
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+    ]
+    return start_process(command, port, env), port
+
+
 def start_uvicorn(env: dict, port: int | None = None) -> tuple[subprocess.Popen, int]:
     """One production websocket process (DESIGN §11): uvicorn on ``config.asgi``, legacy websockets."""
     port = port or free_port()

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,9 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, recreate_database, stop_process  # noqa: E402
+from bench.common import HOST, free_port, recreate_database, start_gunicorn, start_process, stop_process  # noqa: E402
 
-HOST = "127.0.0.1"
 WARM_UP = 1000  # units sold through each endpoint, unmeasured, before the measured rounds
 ADDRESS = {
     "name": "Bench",
@@ -139,52 +137,27 @@ def reset_reference(quantity):
 
 
 def start_server(kind: str, args, env) -> tuple[subprocess.Popen, int]:
-    port = free_port()
     if kind == "gunicorn":
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--workers",
-            str(args.workers),
-            "--bind",
-            f"{HOST}:{port}",
-            "--backlog",
-            "2048",
-            "--log-level",
-            "warning",
-        ]
-    else:
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--workers",
-            str(args.workers),
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--backlog",
-            "2048",
-        ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        stop_process(process)
-        raise RuntimeError(f"{kind} did not start")
-    return process, port
+        return start_gunicorn(env, args.workers)
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--workers",
+        str(args.workers),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--backlog",
+        "2048",
+    ]
+    return start_process(command, port, env), port
 
 
 # --- load -----------------------------------------------------------------------------------------

@@ -36,12 +36,11 @@ from bench.common import (  # noqa: E402
     HOST,
     clear_redis_prefix,
     cpu_seconds,
-    free_port,
     load_average,
     percentile,
     recreate_database,
     server_env,
-    start_process,
+    start_gunicorn,
     stop_process,
 )
 
@@ -192,25 +191,6 @@ def check_endpoint(port: int, path: str, token: str) -> bytes:
         return response.read()
 
 
-def start_gunicorn(args, env) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi",
-        "--workers",
-        str(args.workers),
-        "--bind",
-        f"{HOST}:{port}",
-        "--backlog",
-        "2048",
-        "--log-level",
-        "warning",
-    ]
-    return start_process(command, port, env), port
-
-
 def server_pids(process: subprocess.Popen) -> list[int]:
     """The gunicorn master and its workers (Linux /proc)."""
     try:
@@ -341,7 +321,7 @@ def main():
         files = {"script": str(Path(folder) / "tokens.lua"), "tokens": str(Path(folder) / "tokens.txt")}
         Path(files["script"]).write_text(WRK_SCRIPT)
         Path(files["tokens"]).write_text("\n".join(state["tokens"]) + "\n")
-        server, port = start_gunicorn(args, env)
+        server, port = start_gunicorn(env, args.workers)
         try:
             body = check_endpoint(port, room_path, state["tokens"][0])
             check_endpoint(port, REFERENCE_PATH, state["tokens"][0])
