@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "channels",
+    "health_check",  # its page for /healthz in a browser
     "tenants",
     "commerce",
     "livestream",

@@ -22,6 +22,13 @@ def test_healthz_checks_database_and_cache(anon):
 
 
 @pytest.mark.django_db
+def test_healthz_answers_a_browser_with_its_page(anon):
+    response = anon.get("/healthz", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert b"Database" in response.content
+
+
+@pytest.mark.django_db
 def test_openapi_schema_and_docs_are_served(anon):
     schema = anon.get("/api/schema/?format=json")
     assert schema.status_code == 200
