@@ -158,57 +158,6 @@ class AddressSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-_ID_KEYS = ("room_id", "pickup_store_id", "coupon_id")
-_TEXT_LIMITS = {"source": 64, "note": 200}
-_DELIVERIES = frozenset(Order.Delivery.values)
-
-
-def _is_id(value) -> bool:
-    return type(value) is int and 1 <= value <= MAX_ID
-
-
-def _is_plain_text(value, limit: int) -> bool:
-    """Text the serializer would take as it is: ASCII (so no surrogates), no NUL, nothing to trim."""
-    return (
-        type(value) is str
-        and len(value) <= limit
-        and value.isascii()
-        and "\x00" not in value
-        and value == value.strip()
-    )
-
-
-def usual_order_input(data) -> dict | None:
-    """An order body as the mini-program sends it, validated and defaulted exactly as
-    ``MpOrderListCreateApi.InputSerializer`` would, without DRF copying each declared field for
-    each request (a tenth of a flash-sale order's CPU). Anything unusual answers None, and the
-    serializer then checks it and answers with its precise errors. tests/commerce/test_order_input.py
-    keeps the two in step."""
-    if type(data) is not dict or type(data.get("lines")) is not list:
-        return None
-    values = {"lines": []}
-    for line in data["lines"]:
-        if type(line) is not dict or not _is_id(line.get("sku")) or type(line.get("quantity")) is not int:
-            return None
-        flash_sale = line.get("flash_sale")
-        if flash_sale is not None and not _is_id(flash_sale):
-            return None
-        values["lines"].append({"sku": line["sku"], "quantity": line["quantity"], "flash_sale": flash_sale})
-    for key in _ID_KEYS:
-        if (value := data.get(key)) is not None and not _is_id(value):
-            return None
-        values[key] = value
-    for key, limit in _TEXT_LIMITS.items():
-        if not _is_plain_text(value := data.get(key, ""), limit):
-            return None
-        values[key] = value
-    delivery = data.get("delivery", Order.Delivery.SHIP.value)
-    if type(delivery) is not str or delivery not in _DELIVERIES or data.get("address", ...) is None:
-        return None  # an explicit "address": null is refused by the serializer
-    values["delivery"], values["address"] = delivery, data.get("address")
-    return values
-
-
 class MpOrderListCreateApi(CustomerAPIView, generics.ListAPIView):
     """Your orders, newest first (``?status=``); place an order.
 
@@ -277,6 +226,59 @@ class MpOrderListCreateApi(CustomerAPIView, generics.ListAPIView):
         )
         headers = {} if created else {"Idempotent-Replayed": "true"}
         return Response(OrderSerializer(order).data, status=201 if created else 200, headers=headers)
+
+
+_ID_KEYS = ("room_id", "pickup_store_id", "coupon_id")
+_TEXT_LIMITS = {
+    name: MpOrderListCreateApi.InputSerializer._declared_fields[name].max_length for name in ("source", "note")
+}
+_DELIVERIES = frozenset(Order.Delivery.values)
+
+
+def _is_id(value) -> bool:
+    return type(value) is int and 1 <= value <= MAX_ID
+
+
+def _is_plain_text(value, limit: int) -> bool:
+    """Text the serializer would take as it is: ASCII (so no surrogates), no NUL, nothing to trim."""
+    return (
+        type(value) is str
+        and len(value) <= limit
+        and value.isascii()
+        and "\x00" not in value
+        and value == value.strip()
+    )
+
+
+def usual_order_input(data) -> dict | None:
+    """An order body as the mini-program sends it, validated and defaulted exactly as
+    ``MpOrderListCreateApi.InputSerializer`` would, without DRF copying each declared field for
+    each request (a fifth of a flash-sale order's CPU). Anything unusual answers None, and the
+    serializer then checks it and answers with its precise errors. tests/commerce/test_order_input.py
+    keeps the two in step."""
+    if type(data) is not dict or type(data.get("lines")) is not list:
+        return None
+    values = {"lines": []}
+    for line in data["lines"]:
+        if type(line) is not dict or not _is_id(line.get("sku")) or type(line.get("quantity")) is not int:
+            return None
+        flash_sale = line.get("flash_sale")
+        if flash_sale is not None and not _is_id(flash_sale):
+            return None
+        values["lines"].append({"sku": line["sku"], "quantity": line["quantity"], "flash_sale": flash_sale})
+    for key in _ID_KEYS:
+        if (value := data.get(key)) is not None and not _is_id(value):
+            return None
+        values[key] = value
+    for key, limit in _TEXT_LIMITS.items():
+        if not _is_plain_text(value := data.get(key, ""), limit):
+            return None
+        values[key] = value
+    delivery = data.get("delivery", Order.Delivery.SHIP.value)
+    if type(delivery) is not str or delivery not in _DELIVERIES or data.get("address", ...) is None:
+        return None  # an explicit "address": null is refused by the serializer
+    values["delivery"], values["address"] = delivery, data.get("address")
+    return values
 
 
 class MpOrderDetailApi(CustomerAPIView):
