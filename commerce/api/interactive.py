@@ -34,6 +34,16 @@ class OrderInputSerializer(serializers.Serializer):
     )
 
 
+# What every group-buy or bargain offer created in the console names (each view adds its own terms).
+class OfferInputSerializer(serializers.Serializer):
+    sku_id = IdField()
+    room_id = IdField(required=False, allow_null=True, default=None)
+    title = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    time_limit_minutes = StrictIntegerField(min_value=5, max_value=7 * 24 * 60, default=24 * 60)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
 def _order_kwargs(request, data) -> dict:
     return {
         "delivery": data["delivery"],
@@ -219,18 +229,12 @@ class ConsoleGroupBuyListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get_queryset(self):
         return GroupBuyOffer.objects.select_related("sku__product").order_by("-starts_at", "-pk")
 
-    class InputSerializer(serializers.Serializer):
-        sku_id = IdField()
-        room_id = IdField(required=False, allow_null=True, default=None)
-        title = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    class InputSerializer(OfferInputSerializer):
         price = StrictIntegerField(min_value=1, help_text="Fen, below the SKU's price.")
         group_size = StrictIntegerField(min_value=2, max_value=50)
-        time_limit_minutes = StrictIntegerField(min_value=5, max_value=7 * 24 * 60, default=24 * 60)
         per_customer_limit = StrictIntegerField(min_value=1, max_value=100, default=1)
         new_customers_only = serializers.BooleanField(default=False)
         fill_one_short = serializers.BooleanField(default=False)
-        starts_at = serializers.DateTimeField()
-        ends_at = serializers.DateTimeField()
 
     @extend_schema(tags=CONSOLE_TAGS)
     def get(self, request, *args, **kwargs):
@@ -428,17 +432,11 @@ class ConsoleBargainOfferListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get_queryset(self):
         return BargainOffer.objects.select_related("sku__product").order_by("-starts_at", "-pk")
 
-    class InputSerializer(serializers.Serializer):
-        sku_id = IdField()
-        room_id = IdField(required=False, allow_null=True, default=None)
-        title = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    class InputSerializer(OfferInputSerializer):
         floor_price = StrictIntegerField(min_value=1, help_text="Fen, below the SKU's price.")
         helpers_needed = StrictIntegerField(min_value=1, max_value=100)
-        time_limit_minutes = StrictIntegerField(min_value=5, max_value=7 * 24 * 60, default=24 * 60)
         helps_per_day = StrictIntegerField(min_value=1, max_value=100, default=3)
         new_customer_boost = serializers.BooleanField(default=False)
-        starts_at = serializers.DateTimeField()
-        ends_at = serializers.DateTimeField()
 
     @extend_schema(tags=CONSOLE_TAGS)
     def get(self, request, *args, **kwargs):
