@@ -3,9 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from commerce.models import Product
+from livestream import realtime
 from livestream.models import CoStream, Festival, LiveRoom, RoomProduct, Venue
 from livestream.services import rooms
 
@@ -80,3 +82,20 @@ def snapshot():
     }
     rows["Festival"] = list(Festival.objects.order_by("pk").values())
     return rows
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("local", id="local"),
+        pytest.param(
+            "redis",
+            id="redis",
+            marks=[pytest.mark.redis, pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL")],
+        ),
+    ]
+)
+def live_store(request):
+    """Each of the live stores, fresh: this process's, and Redis's when REDIS_URL is set."""
+    if request.param == "local":
+        return realtime.LocalStore()
+    return realtime.RedisStore(settings.REDIS_URL)

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -203,26 +202,6 @@ def test_the_periodic_task_persists_everything_and_is_safe_to_run_twice(brand, m
 # --- online viewers ------------------------------------------------------------------------------------
 
 
-def stores():
-    params = [pytest.param("local", id="local")]
-    params.append(
-        pytest.param(
-            "redis",
-            id="redis",
-            marks=[pytest.mark.redis, pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL")],
-        )
-    )
-    return params
-
-
-@pytest.fixture
-def live_store(request):
-    if request.param == "local":
-        return realtime.LocalStore()
-    return realtime.RedisStore(settings.REDIS_URL)
-
-
-@pytest.mark.parametrize("live_store", stores(), indirect=True)
 def test_online_counts_sockets_whose_heartbeat_has_not_expired(live_store):
     room, other = 424242, 434343
     ttl = realtime.ONLINE_TTL_S
@@ -233,7 +212,6 @@ def test_online_counts_sockets_whose_heartbeat_has_not_expired(live_store):
     assert live_store.online([room, other], NOW + 20 + ttl + 1) == {room: 0, other: 0}
 
 
-@pytest.mark.parametrize("live_store", stores(), indirect=True)
 def test_a_leave_counts_at_once_and_the_peak_is_kept(live_store):
     room = 424242
     live_store.heartbeat({room: ["s1", "s2", "s3"]}, NOW)

@@ -5,7 +5,6 @@ often the flush runs, and shown in the report's funnel; nothing crosses brands."
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
@@ -154,25 +153,6 @@ def test_a_customer_clicking_too_fast_is_slowed_down(brand, room, make_customer,
     assert counts() == {(room.pk, scarf, alice.pk): 3}
 
 
-def stores():
-    return [
-        pytest.param("local", id="local"),
-        pytest.param(
-            "redis",
-            id="redis",
-            marks=[pytest.mark.redis, pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL")],
-        ),
-    ]
-
-
-@pytest.fixture
-def live_store(request):
-    if request.param == "local":
-        return realtime.LocalStore()
-    return realtime.RedisStore(settings.REDIS_URL)
-
-
-@pytest.mark.parametrize("live_store", stores(), indirect=True)
 def test_the_live_store_hands_each_changed_count_to_one_flush(live_store):
     """Both stores: a running count per (room, product, customer); each change is taken once,
     with the count so far; a click after the take marks the count changed again."""
