@@ -9,7 +9,7 @@ objects. Use them only where a profile says so; everywhere else the ORM reads be
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import connection, transaction
 
 
 class RowLoader:
@@ -40,12 +40,13 @@ class RowLoader:
 
 
 class Inserter:
-    """``INSERT … RETURNING id`` for one model, for one instance or many in one statement."""
+    """``INSERT … RETURNING id`` for one model, for one instance or many in one statement.
+    ``with_pk``: the instances bring their ids (``reserve_id``)."""
 
-    def __init__(self, model):
+    def __init__(self, model, *, with_pk: bool = False):
         self.model = model
         meta = model._meta
-        self.fields = [field for field in meta.concrete_fields if field is not meta.pk]
+        self.fields = [field for field in meta.concrete_fields if with_pk or field is not meta.pk]
         self.head = f"INSERT INTO {meta.db_table} ({', '.join(f'{chr(34)}{f.column}{chr(34)}' for f in self.fields)})"
         self.row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
         self.returning = f' RETURNING "{meta.pk.column}"'
@@ -67,11 +68,10 @@ class Inserter:
         params = [value for obj in objs for value in self._values(obj)]
         cursor = connection.cursor()
         cursor.execute(self.head + " VALUES " + ", ".join([self.row] * len(objs)) + self.returning, params)
+        rows = _answer(cursor)
 
         def saved() -> list:
-            with cursor:
-                ids = [row[0] for row in cursor.fetchall()]
-            for obj, pk in zip(objs, ids, strict=True):
+            for obj, (pk,) in zip(objs, rows(), strict=True):
                 obj.pk = pk
                 obj._state.adding, obj._state.db = False, connection.alias
             return objs
@@ -83,28 +83,62 @@ def select(sql: str, params) -> Callable[[], list[tuple]]:
     """Send a SELECT (inside ``batch()`` its rows come later); answers the function that fetches them."""
     cursor = connection.cursor()
     cursor.execute(sql, params)
+    return _answer(cursor)
+
+
+def _answer(cursor) -> Callable[[], list[tuple]]:
+    """The rows of the statement just sent on ``cursor``, read once: when first asked for (after
+    the batch, in a pipeline) or, where statements are not pipelined, at once (SQLite: a result left
+    open would keep the savepoint it was read in from being released)."""
+    found = None
 
     def rows() -> list[tuple]:
-        with cursor:
-            return cursor.fetchall()
+        nonlocal found
+        if found is None:
+            with cursor:
+                found = cursor.fetchall()
+        return found
 
+    if getattr(connection.connection, "pipeline", None) is None:
+        rows()
     return rows
 
 
+def reserve_id(model) -> Callable[[], int | None]:
+    """A new id for a row of ``model`` from its sequence, asked at once (inside ``batch()``, with
+    other reads), so that the rows referring to it can be sent in the same batch as the row; call
+    the answer for it. None where ids are not reserved (SQLite): the row's INSERT assigns its id."""
+    if connection.vendor != "postgresql":
+        return lambda: None
+    meta = model._meta
+    rows = select("SELECT nextval(pg_get_serial_sequence(%s, %s))", [meta.db_table, meta.pk.column])
+    return lambda: rows()[0][0]
+
+
 class Claim:
-    """A conditional write (``UPDATE … WHERE remaining >= n``, an upsert within a limit), sent at
-    once; ``confirm()``, after the batch it was sent in, raises ``refusal()`` if it changed no row."""
+    """A write that takes something limited (stock, a flash sale's units, a customer's allowance),
+    to ``send()`` in a batch. The database refuses it: a refused claim writes a value that a CHECK constraint of
+    its table forbids (stock below zero, a sale past its quantity), so the statement fails and the
+    transaction it is in rolls back with everything else it wrote. No row count is read back, so the
+    claims and the commit can travel together (``atomic_batch``).
 
-    def __init__(self, sql: str, params, refusal: Callable[[], Exception]):
-        self.cursor = connection.cursor()
-        self.cursor.execute(sql, params)
-        self.refusal = refusal
+    ``refusal()`` looks again and says why the claim is refused: an exception to raise, or None if
+    it would pass now."""
 
-    def confirm(self) -> None:
-        with self.cursor:
-            changed = self.cursor.rowcount
-        if not changed:
-            raise self.refusal()
+    def __init__(self, sql: str, params, refusal: Callable[[], Exception | None]):
+        self.sql, self.params, self.refusal = sql, params, refusal
+
+    def send(self) -> None:
+        connection.cursor().execute(self.sql, self.params)
+
+
+def claim_refusal(claims: list[Claim]) -> Exception | None:
+    """After an IntegrityError from the batch that ``claims`` were sent in: the first refusal among
+    them, or None if none is refused (the error was another, such as a unique key)."""
+    for claim in claims:
+        if (refusal := claim.refusal()) is not None:
+            return refusal
+    return None
 
 
 @contextmanager
@@ -120,3 +154,21 @@ def batch():
         return
     with connection.wrap_database_errors, pipeline():
         yield
+
+
+@contextmanager
+def atomic_batch():
+    """``batch()``, and its statements are one transaction of their own: all of them, or none.
+
+    On PostgreSQL outside a transaction that is the pipeline's implicit transaction, which the
+    Sync closing the block commits: no BEGIN and no COMMIT round trip, so a flash-sale order holds
+    its locks on the hot rows for one round trip only. Refusals must therefore raise in the
+    database (``Claim``): nothing can be read back before the commit. Inside a transaction, or on
+    SQLite, an ordinary atomic block around ``batch()``."""
+    connection.ensure_connection()
+    if connection.in_atomic_block or getattr(connection.connection, "pipeline", None) is None:
+        with transaction.atomic(), batch():
+            yield
+    else:
+        with batch():
+            yield

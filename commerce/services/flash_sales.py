@@ -6,7 +6,6 @@ them within the limit, so nothing oversells whatever the storm. Units of an orde
 cancelled or expires come back (``flash_sale_release``) and can be sold again.
 """
 
-from collections.abc import Callable
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -16,7 +15,7 @@ from commerce.models import FlashSale, FlashSalePurchase, Sku
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope
-from tenants.sql import Claim, RowLoader, select
+from tenants.sql import Claim
 
 
 def get_flash_sale(flash_sale_id) -> FlashSale:
@@ -93,7 +92,7 @@ def flash_sale_check(
     quantity: int,
     now: datetime,
 ) -> FlashSale:
-    """The sale a line asks for (``flash_sale``, loaded by ``flash_sales_by_id``), if this customer
+    """The sale a line asks for (``flash_sale``, loaded with the order's SKUs), if this customer
     may buy it in this room now (no lock taken; a sale already sold out turns buyers away here,
     before they write anything). The units themselves are taken by ``flash_sale_take`` at the end
     of the order."""
@@ -114,38 +113,29 @@ def flash_sale_check(
     return flash_sale
 
 
-_sales = RowLoader(FlashSale, "f")
-
-
-def flash_sales_by_id(brand: Brand, ids) -> Callable[[], dict[int, FlashSale]]:
-    """The brand's flash sales among ``ids`` (another brand's: absent), asked at once (with the
-    order's other reads, inside ``batch()``); call the answer for the sales. Every flash-sale order
-    asks, so the statement is written out (tenants.sql)."""
-    ids = sorted(ids)
-    if not ids:
-        return dict
-    rows = select(
-        f"SELECT {_sales.columns} FROM {FlashSale._meta.db_table} f "
-        f"WHERE f.brand_id = %s AND f.id IN ({', '.join(['%s'] * len(ids))})",
-        [brand.pk, *ids],
-    )
-    return lambda: {sale.pk: sale for sale in map(_sales.build, rows())}
-
-
+# Outside its window, or withdrawn, a sale refuses units as a sold-out one does: ``sold`` would pass
+# ``quantity``, which its ``flashsale_sold_bounds`` constraint forbids (tenants.sql.Claim).
 _TAKE = """
-    UPDATE {table} SET sold = sold + %(quantity)s
-    WHERE id = %(id)s AND brand_id = %(brand)s AND is_active
-      AND starts_at <= %(now)s AND ends_at > %(now)s AND sold + %(quantity)s <= quantity
+    UPDATE {table} SET sold = CASE
+        WHEN is_active AND starts_at <= %(now)s AND ends_at > %(now)s THEN sold + %(quantity)s
+        ELSE quantity + 1
+    END
+    WHERE id = %(id)s AND brand_id = %(brand)s
 """
 
 
 def flash_sale_take(*, flash_sale: FlashSale, sku: Sku, quantity: int, now: datetime) -> Claim:
-    """Take ``quantity`` units inside the caller's transaction: one conditional UPDATE, so the
-    sale never sells more than its quantity, whatever the storm. The claim's ``confirm()`` raises
-    409 when the units were not there."""
+    """The claim (to send in the order's batch) of ``quantity`` units: one UPDATE that the sale's
+    constraint refuses past its quantity, so the sale never sells more, whatever the storm."""
 
     def refusal():
         flash_sale.refresh_from_db()
+        if (
+            flash_sale.is_active
+            and flash_sale.starts_at <= now < flash_sale.ends_at
+            and flash_sale.remaining >= quantity
+        ):
+            return None
         return _why_not_taken(flash_sale, now)
 
     params = {
@@ -157,19 +147,29 @@ def flash_sale_take(*, flash_sale: FlashSale, sku: Sku, quantity: int, now: date
     return Claim(_TAKE.format(table=FlashSale._meta.db_table), params, refusal)
 
 
+# Past the limit the customer's units would turn negative, which their column forbids (tenants.sql.Claim).
 _ADD_TO_CUSTOMER = """
     INSERT INTO {table} AS p (brand_id, flash_sale_id, customer_id, quantity) VALUES (%s, %s, %s, %s)
-    ON CONFLICT (brand_id, flash_sale_id, customer_id)
-    DO UPDATE SET quantity = p.quantity + EXCLUDED.quantity WHERE p.quantity + EXCLUDED.quantity <= %s
+    ON CONFLICT (brand_id, flash_sale_id, customer_id) DO UPDATE SET quantity = CASE
+        WHEN p.quantity + EXCLUDED.quantity <= %s THEN p.quantity + EXCLUDED.quantity
+        ELSE -1
+    END
 """
 
 
 def flash_sale_add_to_customer(*, flash_sale: FlashSale, customer: Customer, quantity: int) -> Claim:
-    """Upsert the customer's units, refusing to pass the limit: one statement, so parallel orders
-    of one customer serialize on the row and the limit holds. ``confirm()`` raises 409 past it."""
+    """The claim (to send in the order's batch) of the customer's units: one upsert, refused past
+    the limit, so parallel orders of one customer serialize on the row and the limit holds."""
     limit = flash_sale.per_customer_limit
+
+    def refusal():
+        held = FlashSalePurchase.objects.filter(flash_sale=flash_sale, customer=customer).values_list(
+            "quantity", flat=True
+        )
+        return _limit_reached(limit) if sum(held) + quantity > limit else None
+
     params = [flash_sale.brand_id, flash_sale.pk, customer.pk, quantity, limit]
-    return Claim(_ADD_TO_CUSTOMER.format(table=FlashSalePurchase._meta.db_table), params, lambda: _limit_reached(limit))
+    return Claim(_ADD_TO_CUSTOMER.format(table=FlashSalePurchase._meta.db_table), params, refusal)
 
 
 def _limit_reached(limit: int) -> Conflict:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from commerce.models import Order, OrderEvent, OrderLine, Product, Sku
+from commerce.models import FlashSale, Order, OrderEvent, OrderLine, Product, Sku
 from commerce.services import flash_sales
 from commerce.services.pricing import PricedLine, price_order
 from coupons import services as coupon_services
@@ -30,7 +31,7 @@ from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source,
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope, platform_scope
-from tenants.sql import Claim, Inserter, RowLoader, batch, select
+from tenants.sql import Claim, Inserter, RowLoader, atomic_batch, batch, claim_refusal, reserve_id, select
 
 Status = Order.Status
 Actor = OrderEvent.Actor
@@ -100,30 +101,30 @@ def order_place(
     with brand_scope(brand):
         for attempt in range(2):
             try:
-                with transaction.atomic():
-                    return _place(
-                        brand,
-                        customer,
-                        lines,
-                        room_id,
-                        source,
-                        delivery,
-                        address,
-                        pickup_store_id,
-                        note,
-                        idempotency_key,
-                        request_hash,
-                        coupon_id,
-                        offer,
-                    )
-            except IntegrityError:
-                # The order's INSERT met a unique key, and everything was rolled back. Either a
-                # parallel request with the same Idempotency-Key committed first (answer its
-                # order), or the random order number was taken (try once more).
-                earlier = _earlier_order(customer, idempotency_key, request_hash)() if idempotency_key else None
+                return _place(
+                    brand,
+                    customer,
+                    lines,
+                    room_id,
+                    source,
+                    delivery,
+                    address,
+                    pickup_store_id,
+                    note,
+                    idempotency_key,
+                    request_hash,
+                    coupon_id,
+                    offer,
+                )
+            except (Conflict, NotFound, IntegrityError) as error:
+                # A retry of an order placed before answers that order, even when it could not be
+                # placed again now (its flash sale sold out since). An INSERT that met a unique key
+                # (everything was rolled back) is either that, with a parallel request with the key
+                # committing first, or a random order number already taken (try once more).
+                earlier = _earlier_order(customer, idempotency_key, request_hash) if idempotency_key else None
                 if earlier is not None:
                     return earlier, False
-                if attempt:
+                if not isinstance(error, IntegrityError) or attempt:
                     raise
         raise AssertionError("unreachable")
 
@@ -138,24 +139,11 @@ def _request_hash(*parts) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _earlier_order(customer: Customer, key: str, request_hash: str) -> Callable[[], Order | None]:
-    """The order placed before with this Idempotency-Key, asked at once (inside ``batch()``, with
-    the order's other reads); call the answer. The key with another request: 409."""
-    rows = select(
-        f"SELECT id, request_hash FROM {Order._meta.db_table} "
-        "WHERE brand_id = %s AND customer_id = %s AND idempotency_key = %s",
-        [customer.brand_id, customer.pk, key],
-    )
-
-    def earlier() -> Order | None:
-        found = rows()
-        if not found:
-            return None
-        order_id, earlier_hash = found[0]
-        if earlier_hash != request_hash:
-            raise Conflict("idempotency_key_reused", "This Idempotency-Key was used for a different order.")
-        return Order.objects.get(pk=order_id)
-
+def _earlier_order(customer: Customer, key: str, request_hash: str) -> Order | None:
+    """The order placed before with this Idempotency-Key; the key with another request: 409."""
+    earlier = Order.objects.filter(customer=customer, idempotency_key=key).first()
+    if earlier is not None and earlier.request_hash != request_hash:
+        raise Conflict("idempotency_key_reused", "This Idempotency-Key was used for a different order.")
     return earlier
 
 
@@ -186,14 +174,13 @@ def _place(
                 fields={"lines": {index: {"quantity": [f"1 to {MAX_QUANTITY}."]}}},
             )
     merged = _merge(line_requests)
-    with batch():  # the transaction's BEGIN and these reads, in one round trip
-        earlier = _earlier_order(customer, idempotency_key, request_hash) if idempotency_key else None
-        skus = _skus_with_products(brand, {line.sku_id for line in merged})
-        sales = flash_sales.flash_sales_by_id(brand, {line.flash_sale_id for line in merged if line.flash_sale_id})
+    with batch():  # these reads in one round trip
+        skus_and_sales = _skus_with_sales(
+            brand, {line.sku_id for line in merged}, {line.flash_sale_id for line in merged if line.flash_sale_id}
+        )
         credit = attribution_for(brand=brand, customer=customer, scene=scene_of(source))
-    if earlier is not None and (replayed := earlier()) is not None:
-        return replayed, False
-    skus, sales, credit = skus(), sales(), credit()
+        order_id = reserve_id(Order)
+    (skus, sales), credit = skus_and_sales(), credit()
     room = _room(room_id) if room_id is not None else None
     entry = resolve_entry_source(room, source) if room is not None else _roomless_source(source)
     priced = [_priced_line(line, skus, room, customer) for line in merged]
@@ -220,6 +207,7 @@ def _place(
     quote = price_order(brand=brand, lines=priced, delivery=delivery, coupon=coupon)
 
     order = Order(
+        pk=order_id(),
         brand=brand,
         number=_order_number(now),
         customer=customer,
@@ -242,82 +230,105 @@ def _place(
         expires_at=now + timedelta(minutes=brand.payment_window_minutes),
         **delivery_fields,
     )
-    _insert_order.insert([order])
-    if coupon is not None:
-        coupon_services.coupon_lock(offer=coupon, order=order, discount=quote.coupon_discount, now=now)
-    if offer is not None:
-        offer.hold(order, now)
 
-    # The rest goes to the database in one round trip (tenants.sql.batch), and the rows every buyer
-    # of a flash sale updates (the sale's count, the SKU's stock) are taken last, right before the
-    # commit, so each order holds their locks as briefly as possible; in id order, so two orders
-    # never deadlock. A refused claim rolls the whole order back.
+    # The order, its lines, its event and its claims go to the database in one round trip that also
+    # commits them (tenants.sql.atomic_batch). The rows every buyer of a flash sale updates (the
+    # sale's count, the SKU's stock) are claimed last, so each order holds their locks as briefly as
+    # possible; in id order, so two orders never deadlock. A refused claim rolls the whole order
+    # back. A coupon or an offer is held by statements that read their answers, so such an order
+    # opens a transaction of its own first and holds them after the claims.
     offers = sorted((p for p in priced if p.flash_sale), key=lambda p: p.flash_sale.pk)
-    with batch():
-        saved_lines = _insert_line.send(
-            [
-                OrderLine(
-                    brand=brand,
-                    order=order,
-                    product=line.product,
-                    sku=line.sku,
-                    flash_sale=line.flash_sale,
-                    product_name=line.product.name,
-                    sku_spec=line.sku.spec,
-                    unit_price=line.unit_price,
-                    quantity=line.quantity,
-                    discount=line.discount,
+    claims = [
+        *(
+            flash_sales.flash_sale_add_to_customer(flash_sale=p.flash_sale, customer=customer, quantity=p.quantity)
+            for p in offers
+        ),
+        *(
+            flash_sales.flash_sale_take(flash_sale=p.flash_sale, sku=p.sku, quantity=p.quantity, now=now)
+            for p in offers
+        ),
+        *(_take_stock(p.sku, p.quantity) for p in sorted(priced, key=lambda p: p.sku.pk)),
+    ]
+    try:
+        with transaction.atomic() if coupon is not None or offer is not None else nullcontext():
+            with atomic_batch():
+                saved_order = _insert_order.send([order])
+                if order.pk is None:  # no id reserved (SQLite): the INSERT ran already; its id now
+                    saved_order()
+                saved_lines = _insert_line.send(
+                    [
+                        OrderLine(
+                            brand=brand,
+                            order=order,
+                            product=line.product,
+                            sku=line.sku,
+                            flash_sale=line.flash_sale,
+                            product_name=line.product.name,
+                            sku_spec=line.sku.spec,
+                            unit_price=line.unit_price,
+                            quantity=line.quantity,
+                            discount=line.discount,
+                        )
+                        for line in priced
+                    ]
                 )
-                for line in priced
-            ]
-        )
-        saved_event = _insert_event.send(
-            [OrderEvent(brand=brand, order=order, to_status=order.status, actor=Actor.CUSTOMER, actor_id=customer.pk)]
-        )
-        claims = [
-            *(
-                flash_sales.flash_sale_add_to_customer(flash_sale=p.flash_sale, customer=customer, quantity=p.quantity)
-                for p in offers
-            ),
-            *(
-                flash_sales.flash_sale_take(flash_sale=p.flash_sale, sku=p.sku, quantity=p.quantity, now=now)
-                for p in offers
-            ),
-            *(_take_stock(p.sku, p.quantity) for p in sorted(priced, key=lambda p: p.sku.pk)),
-        ]
-    lines = saved_lines()
+                saved_event = _insert_event.send(
+                    [
+                        OrderEvent(
+                            brand=brand, order=order, to_status=order.status, actor=Actor.CUSTOMER, actor_id=customer.pk
+                        )
+                    ]
+                )
+                for claim in claims:
+                    claim.send()
+            if coupon is not None:
+                coupon_services.coupon_lock(offer=coupon, order=order, discount=quote.coupon_discount, now=now)
+            if offer is not None:
+                offer.hold(order, now)
+    except IntegrityError:
+        if (refusal := claim_refusal(claims)) is not None:
+            raise refusal from None
+        raise
+    saved_order()
+    order.placed_lines = saved_lines()
     saved_event()
-    for claim in claims:
-        claim.confirm()
-    order.placed_lines = lines
     return order, True
 
 
 # Placing an order is the flash sale's hot path: its statements are written out once (tenants.sql).
-_insert_order, _insert_line, _insert_event = Inserter(Order), Inserter(OrderLine), Inserter(OrderEvent)
-_skus, _products = RowLoader(Sku, "s"), RowLoader(Product, "p")
+_insert_order, _insert_line, _insert_event = Inserter(Order, with_pk=True), Inserter(OrderLine), Inserter(OrderEvent)
+_skus, _products, _sales = RowLoader(Sku, "s"), RowLoader(Product, "p"), RowLoader(FlashSale, "f")
 
 
-def _skus_with_products(brand: Brand, sku_ids) -> Callable[[], dict[int, Sku]]:
-    """The brand's SKUs among ``sku_ids``, each with its product (another brand's: absent), asked
-    at once; call the answer for them."""
-    ids = sorted(sku_ids)
+def _skus_with_sales(
+    brand: Brand, sku_ids, flash_sale_ids
+) -> Callable[[], tuple[dict[int, Sku], dict[int, FlashSale]]]:
+    """The brand's SKUs among ``sku_ids``, each with its product, and the brand's flash sales among
+    ``flash_sale_ids`` of those SKUs (another brand's: absent), asked at once in one statement;
+    call the answer for them."""
+    ids, sale_ids = sorted(sku_ids), sorted(flash_sale_ids) or [None]  # IN (NULL) matches no sale
     rows = select(
-        f"SELECT {_skus.columns}, {_products.columns} FROM {Sku._meta.db_table} s "
+        f"SELECT {_skus.columns}, {_products.columns}, {_sales.columns} FROM {Sku._meta.db_table} s "
         f"JOIN {Product._meta.db_table} p ON p.id = s.product_id "
+        f"LEFT JOIN {FlashSale._meta.db_table} f ON f.sku_id = s.id AND f.brand_id = s.brand_id "
+        f"AND f.id IN ({', '.join(['%s'] * len(sale_ids))}) "
         f"WHERE s.brand_id = %s AND s.id IN ({', '.join(['%s'] * len(ids))})",
-        [brand.pk, *ids],
+        [*sale_ids, brand.pk, *ids],
     )
+    product_end = _skus.width + _products.width
 
-    def skus() -> dict[int, Sku]:
-        found = {}
+    def skus_and_sales() -> tuple[dict[int, Sku], dict[int, FlashSale]]:
+        skus, sales = {}, {}
         for row in rows():
-            sku = _skus.build(row[: _skus.width])
-            sku.product = _products.build(row[_skus.width :])
-            found[sku.pk] = sku
-        return found
+            if (sku_id := row[0]) not in skus:
+                skus[sku_id] = sku = _skus.build(row[: _skus.width])
+                sku.product = _products.build(row[_skus.width : product_end])
+            if row[product_end] is not None:
+                sale = sales[row[product_end]] = _sales.build(row[product_end:])
+                sale.sku = skus[sku_id]
+        return skus, sales
 
-    return skus
+    return skus_and_sales
 
 
 def _merge(lines: list[LineRequest]) -> list[LineRequest]:
@@ -427,15 +438,19 @@ def _order_number(now) -> str:
     return now.strftime("%y%m%d%H%M%S") + f"{secrets.randbelow(10**10):010d}"
 
 
-_TAKE_STOCK = "UPDATE commerce_sku SET stock = stock - %s WHERE id = %s AND brand_id = %s AND stock >= %s"
+_TAKE_STOCK = "UPDATE commerce_sku SET stock = stock - %s WHERE id = %s AND brand_id = %s"
 
 
 def _take_stock(sku: Sku, quantity: int) -> Claim:
+    """Stock below zero breaks the SKU's CHECK constraints: the claim is refused."""
+
     def refusal():
+        if Sku.objects.filter(pk=sku.pk, stock__gte=quantity).exists():
+            return None
         name = f"{sku.product.name} ({sku.spec or sku.code})"
         return Conflict("out_of_stock", f"{name} is out of stock.", fields={"sku": sku.pk})
 
-    return Claim(_TAKE_STOCK, [quantity, sku.pk, sku.brand_id, quantity], refusal)
+    return Claim(_TAKE_STOCK, [quantity, sku.pk, sku.brand_id], refusal)
 
 
 # --- the state machine -------------------------------------------------------------------------

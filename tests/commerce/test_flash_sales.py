@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from commerce.models import FlashSale, FlashSalePurchase, Order
+from commerce.services import flash_sales
 from commerce.services import orders as order_services
 from conftest import assert_error
 from tenants.models import Customer
@@ -26,11 +27,15 @@ pytestmark = pytest.mark.django_db
 CONSOLE = "/api/v1/console/flash-sales"
 
 
-def buy(client, sale, quantity=1, room=None, sku=None):
+def buy_body(sale, quantity=1, room=None, sku=None):
     body = {"lines": [{"sku": (sku or sale.sku).pk, "quantity": quantity, "flash_sale": sale.pk}], "address": ADDRESS}
     if room is not None:
         body["room_id"] = room.pk
-    return client.post(ORDERS, body)
+    return body
+
+
+def buy(client, sale, quantity=1, room=None, sku=None):
+    return client.post(ORDERS, buy_body(sale, quantity, room, sku))
 
 
 def bought(response):
@@ -172,6 +177,41 @@ def test_each_reason_a_sale_cannot_sell_is_409_with_its_own_code_and_writes_noth
 
     assert commerce_rows() == before
     assert reload(sale).sold == 0 and held(sale, customer) == 0
+
+
+# What the order read may have changed before its claims reach the database (another buyer took
+# the last unit, the sale was withdrawn or ended in between): the database refuses the claim, the
+# whole order rolls back, and the 409 says why.
+CHANGED_AFTER_THE_READ = {
+    "sold_out": ({"sold": 5}, "flash_sale_sold_out"),
+    "withdrawn": ({"is_active": False}, "flash_sale_withdrawn"),
+    "ended": ({"starts_at": timezone.now() - timedelta(hours=2), "ends_at": timezone.now()}, "flash_sale_ended"),
+}
+
+
+@pytest.mark.parametrize("case", CHANGED_AFTER_THE_READ)
+def test_a_sale_that_changed_after_the_order_read_it_is_refused_by_the_database(
+    case, sale, customer, mp, sku, monkeypatch
+):
+    change, code = CHANGED_AFTER_THE_READ[case]
+    FlashSale.unscoped.filter(pk=sale.pk).update(**change)
+    # The order saw the sale as it was before the change: its own check lets the line through.
+    monkeypatch.setattr(flash_sales, "flash_sale_check", lambda *, flash_sale, **_: flash_sale)
+    before = commerce_rows()
+
+    assert_error(buy(mp, sale), 409, code)
+
+    assert commerce_rows() == before
+    assert reload(sale).sold == change.get("sold", 0) and held(sale, customer) == 0 and reload(sku).stock == 10
+
+
+def test_a_retry_of_the_order_that_took_the_last_unit_answers_that_order(last_unit, mp):
+    first = mp.post(ORDERS, buy_body(last_unit), HTTP_IDEMPOTENCY_KEY="last-unit")
+    again = mp.post(ORDERS, buy_body(last_unit), HTTP_IDEMPOTENCY_KEY="last-unit")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert reload(last_unit).sold == 1 and Order.unscoped.count() == 1
 
 
 def test_a_flash_sale_of_another_sku_is_not_found(brand, sale, mp):
