@@ -9,7 +9,7 @@ objects. Use them only where a profile says so; everywhere else the ORM reads be
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 
 class RowLoader:
@@ -152,8 +152,22 @@ def batch():
     if pipeline is None:  # SQLite, psycopg2
         yield
         return
-    with connection.wrap_database_errors, pipeline():
-        yield
+    failed = None
+    with connection.wrap_database_errors:
+        try:
+            with pipeline():
+                try:
+                    yield
+                except DatabaseError as error:
+                    # A statement failed while later ones were being sent (a refused claim). Let the
+                    # pipeline end (it answers "aborted" for the rest) and raise the failure itself,
+                    # instead of psycopg logging the two as an error it ignored.
+                    failed = error
+        except Exception:
+            if failed is None:
+                raise
+    if failed is not None:
+        raise failed
 
 
 @contextmanager

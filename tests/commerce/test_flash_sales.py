@@ -1,6 +1,7 @@
 """Flash sales (秒杀): the price, a 409 with its own code for each reason a unit cannot be had, the
 audience, room-bound sales, units coming back, and the console's create / withdraw / validation."""
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -191,7 +192,7 @@ CHANGED_AFTER_THE_READ = {
 
 @pytest.mark.parametrize("case", CHANGED_AFTER_THE_READ)
 def test_a_sale_that_changed_after_the_order_read_it_is_refused_by_the_database(
-    case, sale, customer, mp, sku, monkeypatch
+    case, sale, customer, mp, sku, monkeypatch, caplog
 ):
     change, code = CHANGED_AFTER_THE_READ[case]
     FlashSale.unscoped.filter(pk=sale.pk).update(**change)
@@ -203,6 +204,7 @@ def test_a_sale_that_changed_after_the_order_read_it_is_refused_by_the_database(
 
     assert commerce_rows() == before
     assert reload(sale).sold == change.get("sold", 0) and held(sale, customer) == 0 and reload(sku).stock == 10
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 def test_a_retry_of_the_order_that_took_the_last_unit_answers_that_order(last_unit, mp):
