@@ -117,10 +117,10 @@ def reserve_id(model) -> Callable[[], int | None]:
 
 class Claim:
     """A write that takes something limited (stock, a flash sale's units, a customer's allowance),
-    to ``send()`` in a batch. The database refuses it: a refused claim writes a value that a CHECK constraint of
-    its table forbids (stock below zero, a sale past its quantity), so the statement fails and the
-    transaction it is in rolls back with everything else it wrote. No row count is read back, so the
-    claims and the commit can travel together (``atomic_batch``).
+    to ``send()`` in a batch. The database refuses it: a refused claim writes a value that a CHECK
+    constraint of its table forbids (stock below zero, a sale past its quantity), so the statement
+    fails and the transaction it is in rolls back with everything else it wrote. No row count is
+    read back, so the claims and the commit can travel together (``atomic_batch``).
 
     ``refusal()`` looks again and says why the claim is refused: an exception to raise, or None if
     it would pass now."""
