@@ -214,6 +214,12 @@ def _sum_rows(rows: list[dict], keys) -> dict:
     return {key: sum(row[key] for row in rows) for key in keys}
 
 
+def _offer_columns(row: dict) -> dict:
+    """The columns every offer's row of the report starts with (a group buy's, a bargain's)."""
+    product = f"{row['sku__product__name']} {row['sku__spec']}".strip()
+    return {"id": row["id"], "room_id": row["room_id"], "title": row["title"], "product": product}
+
+
 GROUP_BUY_COUNTS = ["groups", "succeeded", "failed", "open", "members", "paid_orders", "gmv", "refunded_orders"]
 
 
@@ -244,10 +250,7 @@ def room_group_buy_figures(*, brand: Brand, room_ids) -> dict:
     )  # fmt: skip
     rows = [
         {
-            "id": row["id"],
-            "room_id": row["room_id"],
-            "title": row["title"],
-            "product": f"{row['sku__product__name']} {row['sku__spec']}".strip(),
+            **_offer_columns(row),
             "group_size": row["group_size"],
             "price": row["price"],
             "groups": row["groups_n"],
@@ -285,10 +288,7 @@ def room_bargain_figures(*, brand: Brand, room_ids) -> dict:
     )  # fmt: skip
     rows = [
         {
-            "id": row["id"],
-            "room_id": row["room_id"],
-            "title": row["title"],
-            "product": f"{row['sku__product__name']} {row['sku__spec']}".strip(),
+            **_offer_columns(row),
             "floor_price": row["floor_price"],
             "helpers_needed": row["helpers_needed"],
             **{key: row[key] for key in [*BARGAIN_COUNTS, "helpers"]},
