@@ -134,6 +134,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def cpu_seconds_where(match) -> float:
+    """User + system CPU time so far of every process whose /proc stat fields (after the command
+    name: state, ppid, pgrp, session, …) and command name satisfy ``match(fields, name)``."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                head, _, tail = stat.read().rpartition(")")
+        except OSError:
+            continue
+        fields = tail.split()
+        if match(fields, head.partition("(")[2]):
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def session_cpu_seconds(session_id: int) -> float:
+    """CPU time so far of a server started by ``start_process`` (its own session): all its workers."""
+    return cpu_seconds_where(lambda fields, name: int(fields[3]) == session_id)
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time so far of every PostgreSQL process on this machine (the benches' database server)."""
+    return cpu_seconds_where(lambda fields, name: name == "postgres")
+
+
 def syscalls(pid: int) -> tuple[int, int]:
     """Read and write system calls a process made so far, all threads (Linux /proc/<pid>/io)."""
     try:

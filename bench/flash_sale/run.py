@@ -26,7 +26,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import HOST, free_port, recreate_database, start_gunicorn, start_process, stop_process  # noqa: E402
+from bench.common import (  # noqa: E402
+    HOST,
+    free_port,
+    postgres_cpu_seconds,
+    recreate_database,
+    session_cpu_seconds,
+    start_gunicorn,
+    start_process,
+    stop_process,
+)
 
 WARM_UP = 1000  # units sold through each endpoint, unmeasured, before the measured rounds
 ADDRESS = {
@@ -227,6 +236,19 @@ def run_orders(port, state, flash_sale, args) -> dict:
     return asyncio.run(storm(port, "/api/v1/mp/orders", buyers, lambda: body))
 
 
+def with_cpu(server: subprocess.Popen, run) -> dict:
+    """``run()``'s figures, and the CPU time that the server's workers and PostgreSQL spent on each
+    order meanwhile: steadier than a rate on a shared machine, and it says where the time goes."""
+    server_before, database_before = session_cpu_seconds(server.pid), postgres_cpu_seconds()
+    result = run()
+    orders = result["orders"] or 1
+    return {
+        **result,
+        "server_cpu_ms": round((session_cpu_seconds(server.pid) - server_before) * 1000 / orders, 2),
+        "db_cpu_ms": round((postgres_cpu_seconds() - database_before) * 1000 / orders, 2),
+    }
+
+
 def run_reference(port, args) -> dict:
     buyers = [{"X-Buyer": str(n)} for n in range(args.buyers)]
     return asyncio.run(storm(port, "/bench/raw-purchase", buyers, lambda: b"{}"))
@@ -250,7 +272,8 @@ def check_flash_sale(flash_sale, quantity) -> dict:
 
 def combined(runs: list[dict]) -> dict:
     """The rounds of one endpoint as one: mean rate and percentiles, summed counts and checks."""
-    mean = {key: round(statistics.mean(run[key] for run in runs), 1) for key in ("orders_per_s", "p50_ms", "p99_ms")}
+    figures = ("orders_per_s", "p50_ms", "p99_ms", "server_cpu_ms", "db_cpu_ms")
+    mean = {key: round(statistics.mean(run[key] for run in runs), 2) for key in figures if key in runs[0]}
     errors = {}
     for run in runs:
         for code, count in run["errors"].items():
@@ -280,10 +303,13 @@ def main():
         rounds = {"reference": [], "gunicorn": []}
         for _ in range(args.rounds):
             reset_reference(args.quantity)
-            rounds["reference"].append(run_reference(port, args))
+            rounds["reference"].append(with_cpu(server, lambda: run_reference(port, args)))
             flash_sale = new_flash_sale(state, args.quantity)
             rounds["gunicorn"].append(
-                {**run_orders(port, state, flash_sale, args), **check_flash_sale(flash_sale, args.quantity)}
+                {
+                    **with_cpu(server, lambda: run_orders(port, state, flash_sale, args)),  # noqa: B023
+                    **check_flash_sale(flash_sale, args.quantity),
+                }
             )
         results = {name: combined(runs) for name, runs in rounds.items()}
     finally:
@@ -291,7 +317,9 @@ def main():
     for number, (ref, real) in enumerate(zip(rounds["reference"], rounds["gunicorn"], strict=True), start=1):
         print(
             f"round {number}: reference {ref['orders_per_s']:.1f}/s (p99 {ref['p99_ms']} ms), "
-            f"orders {real['orders_per_s']:.1f}/s (p99 {real['p99_ms']} ms)"
+            f"orders {real['orders_per_s']:.1f}/s (p99 {real['p99_ms']} ms); CPU per order: server "
+            f"{ref['server_cpu_ms']} vs {real['server_cpu_ms']} ms, "
+            f"PostgreSQL {ref['db_cpu_ms']} vs {real['db_cpu_ms']} ms"
         )
     if not args.skip_uvicorn:
         # Under ASGI each request's sync view runs on a pool thread with its own connection, so
@@ -311,11 +339,13 @@ def main():
     ratio = round(real["orders_per_s"] / ref["orders_per_s"], 3) if ref["orders_per_s"] else 0.0
     print(
         f"reference (raw SQL purchase, gunicorn): {ref['orders_per_s']:>8.1f} purchases/s  "
-        f"p50 {ref['p50_ms']} ms  p99 {ref['p99_ms']} ms  errors {ref['errors']}"
+        f"p50 {ref['p50_ms']} ms  p99 {ref['p99_ms']} ms  errors {ref['errors']}  "
+        f"CPU/purchase: server {ref['server_cpu_ms']} ms, PostgreSQL {ref['db_cpu_ms']} ms"
     )
     print(
         f"POST /api/v1/mp/orders (gunicorn):      {real['orders_per_s']:>8.1f} orders/s     "
-        f"p50 {real['p50_ms']} ms  p99 {real['p99_ms']} ms  errors {real['errors']}"
+        f"p50 {real['p50_ms']} ms  p99 {real['p99_ms']} ms  errors {real['errors']}  "
+        f"CPU/order: server {real['server_cpu_ms']} ms, PostgreSQL {real['db_cpu_ms']} ms"
     )
     if "uvicorn" in results:
         uv = results["uvicorn"]
@@ -335,6 +365,10 @@ def main():
         "unsold": real["unsold"],
         "ref_orders_per_s": ref["orders_per_s"],
         "ratio": ratio,
+        "server_cpu_ms": real["server_cpu_ms"],
+        "db_cpu_ms": real["db_cpu_ms"],
+        "ref_server_cpu_ms": ref["server_cpu_ms"],
+        "ref_db_cpu_ms": ref["db_cpu_ms"],
         "uvicorn_orders_per_s": results.get("uvicorn", {}).get("orders_per_s"),
         "quantity": args.quantity,
         "buyers": args.buyers,
