@@ -7,7 +7,8 @@ objects. Use them only where a profile says so; everywhere else the ORM reads be
 """
 
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 
 from django.db import DatabaseError, connection, transaction
 
@@ -49,7 +50,7 @@ class Inserter:
         self.fields = [field for field in meta.concrete_fields if with_pk or field is not meta.pk]
         self.head = f"INSERT INTO {meta.db_table} ({', '.join(f'{chr(34)}{f.column}{chr(34)}' for f in self.fields)})"
         self.row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
-        self.returning = f' RETURNING "{meta.pk.column}"'
+        self.returning = f'"{meta.pk.column}"'
 
     def _values(self, obj) -> list:
         assign_brand = getattr(obj, "assign_scope_brand", None)
@@ -66,9 +67,7 @@ class Inserter:
         if not objs:
             return lambda: objs
         params = [value for obj in objs for value in self._values(obj)]
-        cursor = connection.cursor()
-        cursor.execute(self.head + " VALUES " + ", ".join([self.row] * len(objs)) + self.returning, params)
-        rows = _answer(cursor)
+        rows = _write(self.head + " VALUES " + ", ".join([self.row] * len(objs)), params, self.returning)
 
         def saved() -> list:
             for obj, (pk,) in zip(objs, rows(), strict=True):
@@ -81,9 +80,13 @@ class Inserter:
 
 def select(sql: str, params) -> Callable[[], list[tuple]]:
     """Send a SELECT (inside ``batch()`` its rows come later); answers the function that fetches them."""
+    return _answer(_execute(sql, params))
+
+
+def _execute(sql: str, params):
     cursor = connection.cursor()
     cursor.execute(sql, params)
-    return _answer(cursor)
+    return cursor
 
 
 def _answer(cursor) -> Callable[[], list[tuple]]:
@@ -95,7 +98,7 @@ def _answer(cursor) -> Callable[[], list[tuple]]:
     def rows() -> list[tuple]:
         nonlocal found
         if found is None:
-            with cursor:
+            with connection.wrap_database_errors, cursor:
                 found = cursor.fetchall()
         return found
 
@@ -120,7 +123,7 @@ class Claim:
     to ``send()`` in a batch. The database refuses it: a refused claim writes a value that a CHECK
     constraint of its table forbids (stock below zero, a sale past its quantity), so the statement
     fails and the transaction it is in rolls back with everything else it wrote. No row count is
-    read back, so the claims and the commit can travel together (``atomic_batch``).
+    read back, so the claims can travel with the rows they are for (``writes_together``).
 
     ``refusal()`` looks again and says why the claim is refused: an exception to raise, or None if
     it would pass now."""
@@ -129,7 +132,7 @@ class Claim:
         self.sql, self.params, self.refusal = sql, params, refusal
 
     def send(self) -> None:
-        connection.cursor().execute(self.sql, self.params)
+        _write(self.sql, self.params)
 
 
 def claim_refusal(claims: list[Claim]) -> Exception | None:
@@ -159,9 +162,9 @@ def batch():
                 try:
                     yield
                 except DatabaseError as error:
-                    # A statement failed while later ones were being sent (a refused claim). Let the
-                    # pipeline end (it answers "aborted" for the rest) and raise the failure itself,
-                    # instead of psycopg logging the two as an error it ignored.
+                    # A statement failed while later ones were being sent. Let the pipeline end (it
+                    # answers "aborted" for the rest) and raise the failure itself, instead of
+                    # psycopg logging the two as an error it ignored.
                     failed = error
         except Exception:
             if failed is None:
@@ -170,19 +173,64 @@ def batch():
         raise failed
 
 
-@contextmanager
-def atomic_batch():
-    """``batch()``, and its statements are one transaction of their own: all of them, or none.
+_together: ContextVar[list | None] = ContextVar("tenants_sql_together", default=None)
 
-    On PostgreSQL outside a transaction that is the pipeline's implicit transaction, which the
-    Sync closing the block commits: no BEGIN and no COMMIT round trip, so a flash-sale order holds
-    its locks on the hot rows for one round trip only. Refusals must therefore raise in the
-    database (``Claim``): nothing can be read back before the commit. Inside a transaction, or on
-    SQLite, an ordinary atomic block around ``batch()``."""
-    connection.ensure_connection()
-    if connection.in_atomic_block or getattr(connection.connection, "pipeline", None) is None:
-        with transaction.atomic(), batch():
+
+class _Queued:
+    def __init__(self, sql, params, returning):
+        self.sql, self.params, self.returning, self.found = sql, params, returning, []
+
+    def rows(self) -> list[tuple]:
+        return self.found
+
+
+def _write(sql: str, params, returning: str = "") -> Callable[[], list[tuple]]:
+    """Send an INSERT or UPDATE (``returning``: the column its answer gives) now, or inside
+    ``writes_together()`` with the others there; answers the function that gives its rows."""
+    queued = _together.get()
+    if queued is None:
+        return _answer(_execute(f"{sql} RETURNING {returning}" if returning else sql, params))
+    queued.append(write := _Queued(sql, params, returning))
+    return write.rows
+
+
+@contextmanager
+def writes_together():
+    """The INSERTs and claims sent inside (``Inserter.send``, ``Claim.send``) run as one: all of
+    them, or none. Their answers (ids) are read after the block.
+
+    On PostgreSQL they are one statement, each of them a WITH of it and all of them read in the
+    order sent, so they run, and take their row locks, in that order. Outside a transaction that
+    statement commits itself: one round trip, no BEGIN and no COMMIT, so a flash-sale order holds
+    its locks on the hot rows for the time of one statement (inside a transaction: a savepoint).
+    Refusals must therefore raise in the database (``Claim``): nothing can be read back between
+    them. Two of them must not change the
+    same row (a statement changes a row once): claim a row's units in one claim.
+
+    Elsewhere (SQLite) they run one by one in a transaction."""
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
             yield
-    else:
-        with batch():
-            yield
+        return
+    queued = []
+    token = _together.set(queued)
+    try:
+        yield
+    finally:
+        _together.reset(token)
+    if queued:
+        # Inside a transaction, a savepoint: a refused claim must not leave the transaction unusable.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            _run_together(queued)
+
+
+def _run_together(queued: list[_Queued]) -> None:
+    parts = ", ".join(
+        f"w{n} AS ({write.sql} RETURNING {write.returning or 'NULL::bigint'} AS answer)"
+        for n, write in enumerate(queued)
+    )
+    # UNION ALL reads each WITH to its end before the next: the order in which they run.
+    answers = " UNION ALL ".join(f"SELECT {n}, answer FROM w{n}" for n in range(len(queued)))
+    rows = _answer(_execute(f"WITH {parts} {answers}", [value for write in queued for value in write.params]))
+    for n, answer in rows():
+        queued[n].found.append((answer,))

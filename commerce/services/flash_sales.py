@@ -117,10 +117,10 @@ def flash_sale_check(
 # ``quantity``, which its ``flashsale_sold_bounds`` constraint forbids (tenants.sql.Claim).
 _TAKE = """
     UPDATE {table} SET sold = CASE
-        WHEN is_active AND starts_at <= %(now)s AND ends_at > %(now)s THEN sold + %(quantity)s
+        WHEN is_active AND starts_at <= %s AND ends_at > %s THEN sold + %s
         ELSE quantity + 1
     END
-    WHERE id = %(id)s AND brand_id = %(brand)s
+    WHERE id = %s AND brand_id = %s
 """
 
 
@@ -138,12 +138,8 @@ def flash_sale_take(*, flash_sale: FlashSale, sku: Sku, quantity: int, now: date
             return None
         return _why_not_taken(flash_sale, now)
 
-    params = {
-        "quantity": quantity,
-        "id": flash_sale.pk,
-        "brand": sku.brand_id,
-        "now": connection.ops.adapt_datetimefield_value(now),
-    }
+    at = connection.ops.adapt_datetimefield_value(now)
+    params = [at, at, quantity, flash_sale.pk, sku.brand_id]
     return Claim(_TAKE.format(table=FlashSale._meta.db_table), params, refusal)
 
 

@@ -31,7 +31,7 @@ from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source,
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope, platform_scope
-from tenants.sql import Claim, Inserter, RowLoader, atomic_batch, batch, claim_refusal, reserve_id, select
+from tenants.sql import Claim, Inserter, RowLoader, batch, claim_refusal, reserve_id, select, writes_together
 
 Status = Order.Status
 Actor = OrderEvent.Actor
@@ -231,13 +231,16 @@ def _place(
         **delivery_fields,
     )
 
-    # The order, its lines, its event and its claims go to the database in one round trip that also
-    # commits them (tenants.sql.atomic_batch). The rows every buyer of a flash sale updates (the
-    # sale's count, the SKU's stock) are claimed last, so each order holds their locks as briefly as
-    # possible; in id order, so two orders never deadlock. A refused claim rolls the whole order
-    # back. A coupon or an offer is held by statements that read their answers, so such an order
-    # opens a transaction of its own first and holds them after the claims.
+    # The order, its lines, its event and its claims go to the database as one statement, which
+    # also commits them (tenants.sql.writes_together). The rows every buyer of a flash sale updates
+    # (the sale's count, the SKU's stock) are claimed last, so each order holds their locks as
+    # briefly as possible; in id order, so two orders never deadlock. A refused claim rolls the
+    # whole order back. A coupon or an offer is held by statements that read their answers, so such
+    # an order opens a transaction of its own first and holds them after the claims.
     offers = sorted((p for p in priced if p.flash_sale), key=lambda p: p.flash_sale.pk)
+    units_by_sku = {}
+    for line in sorted(priced, key=lambda p: p.sku.pk):
+        units_by_sku[line.sku] = units_by_sku.get(line.sku, 0) + line.quantity
     claims = [
         *(
             flash_sales.flash_sale_add_to_customer(flash_sale=p.flash_sale, customer=customer, quantity=p.quantity)
@@ -247,11 +250,11 @@ def _place(
             flash_sales.flash_sale_take(flash_sale=p.flash_sale, sku=p.sku, quantity=p.quantity, now=now)
             for p in offers
         ),
-        *(_take_stock(p.sku, p.quantity) for p in sorted(priced, key=lambda p: p.sku.pk)),
+        *(_take_stock(sku, quantity) for sku, quantity in units_by_sku.items()),
     ]
     try:
         with transaction.atomic() if coupon is not None or offer is not None else nullcontext():
-            with atomic_batch():
+            with writes_together():
                 saved_order = _insert_order.send([order])
                 if order.pk is None:  # no id reserved (SQLite): the INSERT ran already; its id now
                     saved_order()
