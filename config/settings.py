@@ -5,6 +5,7 @@ layer, a local-memory cache and Celery on a filesystem broker (no servers to ins
 Setting ``DATABASE_URL`` and ``REDIS_URL`` switches to PostgreSQL and Redis.
 """
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -256,14 +257,18 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # A 4xx is an answer the API meant to give (sold out, not found): not worth a log line each.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"level": max(logging.ERROR, logging.getLevelName(LOG_LEVEL))},
+    },
 }
 
 # --- Live rooms -----------------------------------------------------------------------------
