@@ -204,10 +204,10 @@ def writes_together():
     statement commits itself: one round trip, no BEGIN and no COMMIT, so a flash-sale order holds
     its locks on the hot rows for the time of one statement (inside a transaction: a savepoint).
     Refusals must therefore raise in the database (``Claim``): nothing can be read back between
-    them. Two of them must not change the
-    same row (a statement changes a row once): claim a row's units in one claim.
+    them. Two of them must not change the same row (a statement changes a row once): claim a row's
+    units in one claim. If the block raises, none of them is sent.
 
-    Elsewhere (SQLite) they run one by one in a transaction."""
+    Elsewhere (SQLite) they run one by one in a transaction, each as it is sent."""
     if connection.vendor != "postgresql":
         with transaction.atomic():
             yield
