@@ -62,8 +62,8 @@ class Inserter:
         return self.send(objs)()
 
     def send(self, objs: list) -> Callable[[], list]:
-        """Send the INSERT (inside ``batch()`` its answer comes later); answers the function that,
-        called after the batch, gives the objects their new ids and answers them."""
+        """Send the INSERT (inside ``writes_together()`` with the others there); answers the function
+        that, called after the block, gives the objects their new ids and answers them."""
         if not objs:
             return lambda: objs
         params = [value for obj in objs for value in self._values(obj)]
@@ -109,7 +109,7 @@ def _answer(cursor) -> Callable[[], list[tuple]]:
 
 def reserve_id(model) -> Callable[[], int | None]:
     """A new id for a row of ``model`` from its sequence, asked at once (inside ``batch()``, with
-    other reads), so that the rows referring to it can be sent in the same batch as the row; call
+    other reads), so that the rows referring to it can be written together with the row; call
     the answer for it. None where ids are not reserved (SQLite): the row's INSERT assigns its id."""
     if connection.vendor != "postgresql":
         return lambda: None
@@ -120,10 +120,10 @@ def reserve_id(model) -> Callable[[], int | None]:
 
 class Claim:
     """A write that takes something limited (stock, a flash sale's units, a customer's allowance),
-    to ``send()`` in a batch. The database refuses it: a refused claim writes a value that a CHECK
-    constraint of its table forbids (stock below zero, a sale past its quantity), so the statement
-    fails and the transaction it is in rolls back with everything else it wrote. No row count is
-    read back, so the claims can travel with the rows they are for (``writes_together``).
+    to ``send()`` inside ``writes_together()``. The database refuses it: a refused claim writes a
+    value that a CHECK constraint of its table forbids (stock below zero, a sale past its
+    quantity), so the statement fails and rolls back with everything else written with it. No row
+    count is read back, so the claims can travel with the rows they are for.
 
     ``refusal()`` looks again and says why the claim is refused: an exception to raise, or None if
     it would pass now."""
@@ -136,8 +136,8 @@ class Claim:
 
 
 def claim_refusal(claims: list[Claim]) -> Exception | None:
-    """After an IntegrityError from the batch that ``claims`` were sent in: the first refusal among
-    them, or None if none is refused (the error was another, such as a unique key)."""
+    """After an IntegrityError from the writes that ``claims`` were sent with: the first refusal
+    among them, or None if none is refused (the error was another, such as a unique key)."""
     for claim in claims:
         if (refusal := claim.refusal()) is not None:
             return refusal

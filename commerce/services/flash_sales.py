@@ -125,7 +125,7 @@ _TAKE = """
 
 
 def flash_sale_take(*, flash_sale: FlashSale, sku: Sku, quantity: int, now: datetime) -> Claim:
-    """The claim (to send in the order's batch) of ``quantity`` units: one UPDATE that the sale's
+    """The claim (to send with the order's writes) of ``quantity`` units: one UPDATE that the sale's
     constraint refuses past its quantity, so the sale never sells more, whatever the storm."""
 
     def refusal():
@@ -154,7 +154,7 @@ _ADD_TO_CUSTOMER = """
 
 
 def flash_sale_add_to_customer(*, flash_sale: FlashSale, customer: Customer, quantity: int) -> Claim:
-    """The claim (to send in the order's batch) of the customer's units: one upsert, refused past
+    """The claim (to send with the order's writes) of the customer's units: one upsert, refused past
     the limit, so parallel orders of one customer serialize on the row and the limit holds."""
     limit = flash_sale.per_customer_limit
 
