@@ -2,10 +2,9 @@
 
 Stock is taken by the database (``UPDATE … SET stock = stock - n``, refused by the SKU's CHECK
 constraint below zero), never read and then written, once per SKU and in SKU id order so that two
-orders never deadlock. Stock and
-flash-sale units come back exactly once: only the transition that moves an order out of
-``pending_payment`` (a conditional UPDATE on its status) gives them back, so expiry, a
-cancellation and a late payment cannot both win.
+orders never deadlock. Stock and flash-sale units come back exactly once: only the transition
+that moves an order out of ``pending_payment`` (a conditional UPDATE on its status) gives them
+back, so expiry, a cancellation and a late payment cannot both win.
 """
 
 import hashlib
