@@ -124,32 +124,32 @@ def stop_process(process: subprocess.Popen) -> None:
         process.wait(timeout=5)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
+def _stat(pid) -> tuple[str, list[str]] | None:
+    """A process's command name and the /proc stat fields after it (state, ppid, pgrp, session,
+    …, utime at 11, stime at 12); None once it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+            head, _, tail = stat.read().rpartition(")")
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return None
+    return head.partition("(")[2], tail.split()
+
+
+def _cpu_ticks(fields: list[str]) -> int:
+    return int(fields[11]) + int(fields[12])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    stat = _stat(pid)
+    return _cpu_ticks(stat[1]) / CLOCK_TICKS if stat else 0.0
 
 
 def cpu_seconds_where(match) -> float:
-    """User + system CPU time so far of every process whose /proc stat fields (after the command
-    name: state, ppid, pgrp, session, …) and command name satisfy ``match(fields, name)``."""
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                head, _, tail = stat.read().rpartition(")")
-        except OSError:
-            continue
-        fields = tail.split()
-        if match(fields, head.partition("(")[2]):
-            total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
+    """User + system CPU time so far of every process whose command name and stat fields satisfy
+    ``match(fields, name)``."""
+    stats = (_stat(entry) for entry in os.listdir("/proc") if entry.isdigit())
+    return sum(_cpu_ticks(fields) for name, fields in filter(None, stats) if match(fields, name)) / CLOCK_TICKS
 
 
 def session_cpu_seconds(session_id: int) -> float:
