@@ -7,6 +7,7 @@ import io
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -17,6 +18,7 @@ from livestream.models import (
     GiftBox,
     GiftBoxOpening,
     GiftBoxPrize,
+    LiveRoom,
     Lottery,
     LotteryEntry,
     LotteryWinner,
@@ -151,6 +153,9 @@ def games(brand, other_brand, show, make_customer, make_room, make_product):  # 
         lottery(brand, elsewhere, "Next week's draw", entrants=[c1])
         GroupBuyOffer.objects.create(brand=brand, sku=sku, room=elsewhere, group_size=2, price=2000, **offer_window())
     rival_room = make_room(other_brand, status="ended")
+    # The rival's show ran at the same hours as this brand's, so the two fall on the same local day
+    # whatever the hour the tests run (started "now", it crossed into the next day in Asia/Shanghai).
+    LiveRoom.unscoped.filter(pk=rival_room.pk).update(started_at=show["t0"], ended_at=show["room"].ended_at)
     rival = make_customer(other_brand)
     with brand_scope(other_brand):
         lottery(other_brand, rival_room, "Rival draw", entrants=[rival], winners=[(rival, W.CLAIMED)])
@@ -230,7 +235,21 @@ def test_the_rooms_games_and_offers(brand, games, django_assert_num_queries):
     )  # fmt: skip
 
 
-def test_the_brand_report_adds_up_the_rooms_that_started_in_the_range(brand, games, console, rival_console):
+# Around midnight in Asia/Shanghai (16:00 UTC) the show, three hours back, falls on the day before.
+AROUND_SHANGHAI_MIDNIGHT = ["2026-12-04T15:50Z", "2026-12-04T16:10Z", "2026-12-04T18:50Z", "2026-12-04T23:50Z"]
+
+
+@pytest.fixture(params=[None, *AROUND_SHANGHAI_MIDNIGHT], ids=["now", *AROUND_SHANGHAI_MIDNIGHT])
+def clock(request):
+    """The test run now, and at frozen instants (ticking) around the brand's midnight."""
+    if request.param is None:
+        yield timezone.now()
+        return
+    with time_machine.travel(request.param, tick=True) as traveller:
+        yield traveller
+
+
+def test_the_brand_report_adds_up_the_rooms_that_started_in_the_range(clock, brand, games, console, rival_console):
     day = timezone.localtime(games["t0"], brand.tz).date()
     body = console.get(f"/api/v1/console/reports?start={day}&end={day}").json()
     assert body["lotteries"]["totals"] == LOTTERY_TOTALS  # the room not started yet is not in the range
