@@ -24,11 +24,11 @@ from commerce.services import orders as order_services
 from commerce.services import payments as payment_services
 from commerce.services import products as services
 from tenants import scoping
-from tenants.admin_site import BrandScopedAdmin, BrandScopedInline, ReadOnlyInline
+from tenants.admin_site import BrandScopedAdmin, BrandScopedInline, BrandScopedModelForm, ReadOnlyInline
 from tenants.errors import DomainError
 
 
-class SkuInlineForm(forms.ModelForm):
+class SkuInlineForm(BrandScopedModelForm):
     # The stock the operator was shown: saving applies the difference, so sales made while the
     # page was open still count.
     stock_shown = forms.IntegerField(widget=forms.HiddenInput, required=False)

@@ -202,6 +202,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "BrandStatusEnum": "tenants.models.Brand.Status",
+        "StaffInvitationRoleEnum": "tenants.models.StaffInvitation.Role",
+        "StaffInvitationStatusEnum": "tenants.models.StaffInvitation.Status",
         "GuideKindEnum": "guides.models.Guide.Kind",
         "RoomKindEnum": "livestream.models.LiveRoom.Kind",
         "CommissionEntryKindEnum": "guides.models.CommissionEntry.Kind",

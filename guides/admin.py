@@ -38,7 +38,6 @@ class StoreAdmin(BrandScopedAdmin):
     list_display = ["code", "name", "address", "manager", "status"]
     list_filter = ["status"]
     search_fields = ["code", "name", "address"]
-    raw_id_fields = ["manager"]
 
 
 @admin.register(Guide)
@@ -46,7 +45,6 @@ class GuideAdmin(BrandScopedAdmin):
     list_display = ["name", "user", "store", "kind", "leader", "status", "openid"]
     list_filter = ["kind", "status", "store"]
     search_fields = ["name", "user__username"]
-    raw_id_fields = ["user"]
     list_select_related = ["user", "store", "leader"]
     readonly_fields = ["status", "left_at"]
     actions = ["leave"]

@@ -34,7 +34,7 @@ from livestream.models import (
 )
 from livestream.services import follow_ups, gift_boxes, live, lotteries, room_products, rooms
 from tenants import scoping
-from tenants.admin_site import BrandScopedAdmin, BrandScopedInline, PlatformAdmin, ReadOnlyInline
+from tenants.admin_site import BrandScopedAdmin, BrandScopedInline, BrandScopedModelForm, PlatformAdmin, ReadOnlyInline
 from tenants.errors import Conflict, DomainError
 
 
@@ -70,7 +70,7 @@ class RoomProductInline(BrandScopedInline):
         return open_room and super().has_change_permission(request, obj)
 
 
-class LiveRoomForm(forms.ModelForm):
+class LiveRoomForm(BrandScopedModelForm):
     class Meta:
         model = LiveRoom
         fields = ["brand", *sorted(rooms.EDITABLE_FIELDS)]
@@ -274,7 +274,7 @@ class CommentAdmin(BrandScopedAdmin):
             run_service(self, request, live.comment_hide, brand=comment.brand, comment=comment, hidden=False)
 
 
-class MuteForm(forms.ModelForm):
+class MuteForm(BrandScopedModelForm):
     class Meta:
         model = Mute
         fields = ["brand", "customer", "room", "until", "reason"]
@@ -441,7 +441,7 @@ class FollowUpAdmin(BrandScopedAdmin):
 # --- lotteries and gift boxes --------------------------------------------------------------------
 
 
-class LotteryForm(forms.ModelForm):
+class LotteryForm(BrandScopedModelForm):
     class Meta:
         model = Lottery
         fields = [

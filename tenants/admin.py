@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from tenants import services
 from tenants.admin_site import BrandScopedAdmin, PlatformAdmin
 from tenants.errors import DomainError
-from tenants.models import Brand, Customer, Membership
+from tenants.models import Brand, Customer, Membership, StaffInvitation
 
 
 @admin.register(Brand)
@@ -58,3 +58,52 @@ class CustomerAdmin(BrandScopedAdmin):
 
     def has_add_permission(self, request):
         return False  # customers come from mini-program logins
+
+
+@admin.register(StaffInvitation)
+class StaffInvitationAdmin(BrandScopedAdmin):
+    """Invite an account to the brand's staff: its one-time code is shown once, on saving."""
+
+    list_display = ["role", "note", "status", "invited_by", "accepted_by", "created_at", "expires_at"]
+    list_filter = ["status", "role"]
+    fields = ["role", "note"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["role", "note"] if obj is not None else []
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _inviter_role(self, request):
+        return Membership.Role.OWNER if request.user.is_superuser else request.admin_role
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "role":
+            allowed = services.INVITING_ROLES.get(self._inviter_role(request), ())
+            kwargs["choices"] = [(value, label) for value, label in db_field.choices if value in allowed]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        invitation, code = services.staff_invitation_create(
+            brand=obj.brand,
+            role=obj.role,
+            note=obj.note,
+            invited_by=request.user,
+            inviter_role=self._inviter_role(request),
+        )
+        obj.pk = invitation.pk
+        self.message_user(
+            request,
+            f"Hand this one-time code to the person you invite; it is shown only now: {code} "
+            "(they accept it logged in as themselves: POST /api/v1/staff/invitations/accept).",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected invitations")
+    def revoke(self, request, queryset):
+        for invitation in queryset.filter(status=StaffInvitation.Status.PENDING):
+            services.staff_invitation_revoke(brand=invitation.brand, invitation=invitation)

@@ -6,7 +6,9 @@ scoped managers, so lists, forms and foreign-key choices hold only that brand's 
 platform operator (a superuser) works in the platform scope and sees every brand.
 """
 
+from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.http import HttpResponseRedirect
 from django.shortcuts import resolve_url
@@ -16,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from tenants import scoping
 from tenants.models import Membership
+from tenants.selectors import brand_accounts
 
 SESSION_KEY = "siyu_admin_brand_id"
 
@@ -79,6 +82,32 @@ class SiyuAdminSite(admin.AdminSite):
         return HttpResponseRedirect(next_url)
 
 
+class BrandScopedModelForm(forms.ModelForm):
+    """The base of every brand-scoped admin form: a new row takes the brand in scope before it is
+    validated, so the uniques led by ``brand`` are checked as form errors (with ``brand`` left out
+    of the form, Django would skip them and the database would answer a 500)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        brand = scoping.current_brand()
+        if getattr(self.instance, "brand_id", None) is None and brand is not None:
+            self.instance.brand = brand
+
+    def _get_validation_exclusions(self):
+        exclusions = super()._get_validation_exclusions()
+        if getattr(self.instance, "brand_id", None) is not None:
+            exclusions.discard("brand")
+        return exclusions
+
+
+def scoped_user_choices(db_field, request, kwargs) -> None:
+    """A field naming a staff account offers, and accepts, only the brand's own accounts
+    (``tenants.selectors.brand_accounts``); the platform operator chooses among all."""
+    if db_field.related_model is get_user_model() and not request.user.is_superuser:
+        brand = scoping.current_brand()
+        kwargs["queryset"] = brand_accounts(brand) if brand is not None else get_user_model().objects.none()
+
+
 class BrandScopedAdmin(admin.ModelAdmin):
     """Base of every admin page for a brand-owned model.
 
@@ -88,7 +117,16 @@ class BrandScopedAdmin(admin.ModelAdmin):
     """
 
     admin_roles = Membership.CONSOLE_ROLES
+    form = BrandScopedModelForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        scoped_user_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        scoped_user_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def _brand_staff_allowed(self, request):
         return scoping.current_brand() is not None and getattr(request, "admin_role", None) in self.admin_roles
@@ -135,6 +173,12 @@ class BrandScopedAdmin(admin.ModelAdmin):
 
 class BrandScopedInline(admin.TabularInline):
     """An inline on a brand-scoped page: who may see or change it is decided by that page."""
+
+    form = BrandScopedModelForm
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        scoped_user_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _parent_admin(self):
         return self.admin_site.get_model_admin(self.parent_model)

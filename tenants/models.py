@@ -163,3 +163,45 @@ class Customer(BrandScopedModel):
     def is_new(self):
         """No paid order yet: the audience of new-customer offers."""
         return self.first_paid_at is None
+
+
+class StaffInvitation(BrandScopedModel):
+    """How an account that is not the brand's own joins it: the brand creates an invitation for a
+    role and hands its one-time code to the person, who accepts it logged in as themselves.
+
+    A brand's own writes (a guide's login, a store's manager, a CSV import) name only the brand's
+    own accounts or make new ones; an account of another brand or of the platform joins only by
+    accepting. Only the code's SHA-256 is kept, so a leaked table grants nothing.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        REVOKED = "revoked"
+
+    class Role(models.TextChoices):
+        """The roles an invitation may give (a subset of ``Membership.Role``); the platform makes owners."""
+
+        OPERATOR = Membership.Role.OPERATOR.value
+        STORE_MANAGER = Membership.Role.STORE_MANAGER.value
+        GUIDE = Membership.Role.GUIDE.value
+
+    role = models.CharField(max_length=16, choices=Role.choices)
+    code_digest = models.CharField(max_length=64, unique=True)
+    note = models.CharField(max_length=100, blank=True, help_text="Whom the invitation is for, for the brand's eyes.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "status", "created_at"])]
+
+    def __str__(self):
+        return f"{self.role} invitation @ {self.brand_id} ({self.status})"

@@ -1,9 +1,13 @@
+import hashlib
+import secrets
+from datetime import timedelta
+
 from django.contrib.auth import authenticate, get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tenants.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated
-from tenants.models import Brand, Customer, Membership
+from tenants.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from tenants.models import Brand, Customer, Membership, StaffInvitation
 from tenants.scoping import brand_scope
 from tenants.wechat import mini_program_client
 
@@ -120,3 +124,79 @@ def staff_user_create(*, username: str, password: str, email: str = "", is_super
     if is_superuser:
         return User.objects.create_superuser(username=username, password=password, email=email)
     return User.objects.create_user(username=username, password=password, email=email)
+
+
+# --- staff invitations ---------------------------------------------------------------------------
+
+INVITATION_LIFETIME = timedelta(days=7)
+
+# Who may invite to which role: operators run the brand's daily work, so only owners make them.
+INVITING_ROLES = {
+    Membership.Role.OWNER: frozenset(StaffInvitation.Role.values),
+    Membership.Role.OPERATOR: frozenset({Membership.Role.STORE_MANAGER, Membership.Role.GUIDE}),
+}
+
+
+def _code_digest(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def staff_invitation_create(
+    *, brand: Brand, role: str, invited_by, inviter_role: str, note: str = ""
+) -> tuple[StaffInvitation, str]:
+    """A pending invitation and its one-time code (shown once: only its digest is kept)."""
+    if role not in INVITING_ROLES.get(inviter_role, ()):
+        raise Forbidden("role_not_allowed", f"A {inviter_role} cannot invite a {role}.", fields={"role": [role]})
+    code = secrets.token_urlsafe(24)
+    invitation = StaffInvitation.objects.create(
+        brand=brand,
+        role=role,
+        note=note,
+        code_digest=_code_digest(code),
+        invited_by=invited_by,
+        expires_at=timezone.now() + INVITATION_LIFETIME,
+    )
+    return invitation, code
+
+
+def staff_invitation_revoke(*, brand: Brand, invitation: StaffInvitation) -> StaffInvitation:
+    revoked = StaffInvitation.objects.filter(pk=invitation.pk, status=StaffInvitation.Status.PENDING).update(
+        status=StaffInvitation.Status.REVOKED
+    )
+    if not revoked:
+        raise Conflict("invitation_closed", "The invitation was accepted or revoked already.")
+    invitation.refresh_from_db()
+    return invitation
+
+
+@transaction.atomic
+def staff_invitation_accept(*, user, code: str) -> Membership:
+    """The account, logged in as itself, joins the invitation's brand in its role.
+
+    The only way an existing account joins a second brand. A code that is unknown, expired,
+    revoked or used answers the same 404, so codes cannot be probed.
+    """
+    invitation = (
+        StaffInvitation.unscoped.select_for_update()
+        .select_related("brand")
+        .filter(code_digest=_code_digest(code or ""), status=StaffInvitation.Status.PENDING)
+        .first()
+    )
+    if invitation is None or invitation.expires_at <= timezone.now():
+        raise NotFound("invitation_not_found", "No such invitation, or it has expired.")
+    if user.is_superuser:
+        raise Conflict("platform_account", "The platform's accounts act for every brand already.")
+    brand = invitation.brand
+    if not brand.is_active:
+        raise Forbidden("brand_suspended", f"The brand {brand.slug!r} is suspended.")
+    if Membership.unscoped.filter(brand=brand, user=user).exists():
+        raise Conflict("already_a_member", "You are a member of this brand already.")
+    with brand_scope(brand):
+        membership = Membership.objects.create(brand=brand, user=user, role=invitation.role)
+        invitation.status, invitation.accepted_by, invitation.accepted_at = (
+            StaffInvitation.Status.ACCEPTED,
+            user,
+            timezone.now(),
+        )
+        invitation.save(update_fields=["status", "accepted_by", "accepted_at"])
+    return membership

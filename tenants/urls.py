@@ -10,11 +10,18 @@ staff_urls = [
     path("login", staff.StaffLoginApi.as_view(), name="staff-login"),
     path("token/refresh", staff.StaffTokenRefreshApi.as_view(), name="staff-token-refresh"),
     path("me", staff.StaffMeApi.as_view(), name="staff-me"),
+    path("invitations/accept", staff.StaffInvitationAcceptApi.as_view(), name="staff-invitation-accept"),
 ]
 console_urls = [
     path("brand", console.ConsoleBrandApi.as_view(), name="console-brand"),
     path("customers", console.ConsoleCustomerListApi.as_view(), name="console-customers"),
     path("customers/<int:customer_id>", console.ConsoleCustomerDetailApi.as_view(), name="console-customer"),
+    path("staff/invitations", console.ConsoleStaffInvitationListCreateApi.as_view(), name="console-staff-invitations"),
+    path(
+        "staff/invitations/<int:invitation_id>/revoke",
+        console.ConsoleStaffInvitationRevokeApi.as_view(),
+        name="console-staff-invitation-revoke",
+    ),
 ]
 guide_urls = []
 platform_urls = [

@@ -52,7 +52,11 @@ class StoreInputSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=200, required=False, allow_blank=True)
     latitude = serializers.DecimalField(max_digits=9, decimal_places=6, required=False, allow_null=True)
     longitude = serializers.DecimalField(max_digits=9, decimal_places=6, required=False, allow_null=True)
-    manager_username = serializers.CharField(required=False, allow_blank=True, help_text="A staff user's username.")
+    manager_username = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="The username of one of the brand's own staff accounts (another account joins by invitation).",
+    )
     status = serializers.ChoiceField(choices=Store.Status.choices, required=False)
 
 
@@ -135,7 +139,9 @@ def _leader(leader_id):
 
 
 class ConsoleGuideListCreateApi(ConsoleAPIView, generics.ListAPIView):
-    """The brand's guides; add one (a new username needs a password; an existing staff user keeps theirs)."""
+    """The brand's guides; add one. A new username needs a password and makes a new account; one of
+    the brand's own accounts keeps its password; an account of another brand joins by invitation
+    (``/api/v1/console/staff/invitations``), never by its username here."""
 
     serializer_class = GuideSerializer
     filterset_fields = ["status", "kind", "store", "leader"]

@@ -12,12 +12,13 @@ from decimal import Decimal, InvalidOperation
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from guides.models import Binding, Guide, Store
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Membership
+from tenants.selectors import brand_account
 
 MAX_IMPORT_LINES = 5000
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
@@ -27,26 +28,18 @@ def _errors_of(exc: ValidationError) -> dict:
     return {name: [str(message) for message in messages] for name, messages in exc.message_dict.items()}
 
 
-def _user(username: str):
-    return get_user_model().objects.filter(username=username).first() if username else None
-
-
 # --- stores --------------------------------------------------------------------------------------
 
 STORE_FIELDS = ("code", "name", "address", "latitude", "longitude", "status")
 
 
-def _store_manager(username: str):
-    """A store manager names a staff user; they become a store manager of the brand if not yet staff."""
-    user = _user(username)
+def _store_manager(brand: Brand, username: str):
+    """A store's manager is one of the brand's own accounts (``tenants.selectors.brand_account``);
+    a username of another brand's account answers as one that does not exist."""
+    user = brand_account(brand, username)
     if user is None:
-        raise InvalidInput("invalid", "No such user.", fields={"manager": ["No such user."]})
+        raise InvalidInput("invalid", "No such user in the brand.", fields={"manager": ["No such user in the brand."]})
     return user
-
-
-def _make_manager(brand: Brand, user) -> None:
-    if user is not None:
-        Membership.objects.get_or_create(brand=brand, user=user, defaults={"role": Membership.Role.STORE_MANAGER})
 
 
 def _save_store(brand: Brand, store: Store) -> Store:
@@ -55,14 +48,13 @@ def _save_store(brand: Brand, store: Store) -> Store:
     except ValidationError as exc:
         raise InvalidInput("invalid", "The store is not valid.", fields=_errors_of(exc)) from exc
     store.save()
-    _make_manager(brand, store.manager)
     return store
 
 
 @transaction.atomic
 def store_create(*, brand: Brand, manager_username: str = "", **fields) -> Store:
     store = Store(brand=brand, **{name: value for name, value in fields.items() if name in STORE_FIELDS})
-    store.manager = _store_manager(manager_username) if manager_username else None
+    store.manager = _store_manager(brand, manager_username) if manager_username else None
     return _save_store(brand, store)
 
 
@@ -72,7 +64,7 @@ def store_update(*, brand: Brand, store: Store, manager_username: str | None = N
         if name in STORE_FIELDS:
             setattr(store, name, value)
     if manager_username is not None:
-        store.manager = _store_manager(manager_username) if manager_username else None
+        store.manager = _store_manager(brand, manager_username) if manager_username else None
     return _save_store(brand, store)
 
 
@@ -95,25 +87,59 @@ def _check_leader(guide: Guide, leader: Guide | None) -> None:
         raise InvalidInput("invalid_leader", "A leader cannot join another team.", fields={"leader": ["Leads a team."]})
 
 
-def _guide_user(brand: Brand, username: str, password: str):
-    """The staff user of a guide: an existing user (their password is not theirs to change), or a new one."""
-    user = _user(username)
-    if user is None:
-        if not password:
-            raise InvalidInput("invalid", "A new user needs a password.", fields={"password": ["Required."]})
+USERNAME_TAKEN = "This username is taken: choose another, or invite the account to the brand."
+
+
+def _guide_account(brand: Brand, username: str, password: str) -> tuple:
+    """The account a new guide logs in with, and what stands in the way, by field.
+
+    The brand's own account (``tenants.selectors.brand_account``) keeps its password; any other
+    username needs a new account. Another brand's account is never taken over: its username answers
+    as one to be created, so the answer names no account of another brand until a valid password
+    makes it a sign-up, which a taken username must refuse.
+    """
+    user = brand_account(brand, username)
+    if user is not None:
+        membership = Membership.objects.filter(user=user).first()
+        if membership is not None and membership.role in Membership.CONSOLE_ROLES:
+            return user, {"username": ["An owner or operator cannot be a guide."]}
+        return user, {}
+    errors = {}
+    try:
+        get_user_model().username_validator(username)
+    except ValidationError as exc:
+        errors["username"] = list(exc.messages)
+    if not password:
+        errors["password"] = ["A new user needs a password."]
+    else:
         try:
-            get_user_model().username_validator(username)
             validate_password(password)
         except ValidationError as exc:
-            raise InvalidInput("invalid", "Not a valid login.", fields={"password": list(exc.messages)}) from exc
-        user = get_user_model().objects.create_user(username=username, password=password)
-    membership = Membership.objects.filter(user=user).first()
-    if membership is None:
+            errors["password"] = list(exc.messages)
+    if not errors and get_user_model().objects.filter(username=username).exists():
+        errors["username"] = [USERNAME_TAKEN]
+    return None, errors
+
+
+def _guide_user(brand: Brand, username: str, password: str):
+    """The staff user of a new guide: the brand's own account, or a new one made here."""
+    user, errors = _guide_account(brand, username, password)
+    if errors.get("username") == [USERNAME_TAKEN]:
+        raise Conflict("username_taken", USERNAME_TAKEN, fields=errors)
+    if user is not None and errors:
+        raise Conflict("not_a_guide", "An owner or operator cannot be a guide.", fields=errors)
+    if errors.get("password") == ["A new user needs a password."]:
+        raise InvalidInput("invalid", "A new user needs a password.", fields=errors)
+    if errors:
+        raise InvalidInput("invalid", "Not a valid login.", fields=errors)
+    if user is None:
+        try:
+            with transaction.atomic():
+                user = get_user_model().objects.create_user(username=username, password=password)
+        except IntegrityError as exc:  # a parallel sign-up took the username after the check
+            raise Conflict("username_taken", USERNAME_TAKEN, fields={"username": [USERNAME_TAKEN]}) from exc
+    if not Membership.objects.filter(user=user).exists():
         Membership.objects.create(brand=brand, user=user, role=Membership.Role.GUIDE)
-    elif membership.role in Membership.CONSOLE_ROLES:
-        raise Conflict(
-            "not_a_guide", "An owner or operator cannot be a guide.", fields={"username": ["Console staff."]}
-        )
     return user
 
 
@@ -267,9 +293,9 @@ def stores_import(*, brand: Brand, data: bytes) -> ImportReport:
         if row.get("status"):
             store.status = row["status"]
         if row.get("manager"):
-            store.manager = _user(row["manager"])
+            store.manager = brand_account(brand, row["manager"])
             if store.manager is None:
-                errors["manager"] = ["No such user."]
+                errors["manager"] = ["No such user in the brand."]
         try:
             store.full_clean(exclude=["brand", "manager"], validate_unique=False)
         except ValidationError as exc:
@@ -285,7 +311,6 @@ def stores_import(*, brand: Brand, data: bytes) -> ImportReport:
         else:
             report.created += 1
         store.save()
-        _make_manager(brand, store.manager)
     return report
 
 
@@ -310,19 +335,8 @@ def guides_import(*, brand: Brand, data: bytes) -> ImportReport:
         seen.setdefault(username, line)
         if username in guides_by_username:
             errors["username"] = ["Already a guide of the brand."]
-        user = _user(username)
-        if user is None:
-            try:
-                get_user_model().username_validator(username)
-                if not row.get("password"):
-                    raise ValidationError("A new user needs a password.")
-                validate_password(row["password"])
-            except ValidationError as exc:
-                errors.setdefault("password" if username else "username", []).extend(exc.messages)
-        else:
-            membership = Membership.objects.filter(user=user).first()
-            if membership is not None and membership.role in Membership.CONSOLE_ROLES:
-                errors["username"] = ["An owner or operator cannot be a guide."]
+        for name, problems in _guide_account(brand, username, row.get("password", ""))[1].items():
+            errors.setdefault(name, []).extend(problems)
         store = None
         if row.get("store"):
             store = stores.get(row["store"])

@@ -6,7 +6,8 @@ from rest_framework.response import Response
 
 from tenants import services
 from tenants.api.base import ConsoleAPIView
-from tenants.models import Brand, Customer
+from tenants.errors import NotFound
+from tenants.models import Brand, Customer, StaffInvitation
 
 
 class ConsoleBrandSerializer(serializers.ModelSerializer):
@@ -85,3 +86,72 @@ class ConsoleCustomerDetailApi(ConsoleAPIView, generics.RetrieveAPIView):
     @extend_schema(tags=["console"])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+# --- staff invitations ---------------------------------------------------------------------------
+
+
+class StaffInvitationSerializer(serializers.ModelSerializer):
+    invited_by = serializers.CharField(source="invited_by.username", default="", read_only=True)
+    accepted_by = serializers.CharField(
+        source="accepted_by.username", default="", read_only=True, help_text="The account that joined (the brand's)."
+    )
+
+    class Meta:
+        model = StaffInvitation
+        fields = [
+            *("id", "role", "note", "status", "invited_by", "accepted_by"),
+            *("created_at", "expires_at", "accepted_at"),
+        ]
+
+
+class ConsoleStaffInvitationListCreateApi(ConsoleAPIView, generics.ListAPIView):
+    """Invitations to join the brand as staff, newest first; create one.
+
+    An account that works for another brand (or any account not the brand's own) joins only this
+    way: the brand hands over the one-time ``code`` (answered once, at creation), and the person
+    accepts it logged in as themselves (``POST /api/v1/staff/invitations/accept``). Owners invite
+    operators, store managers and guides; operators invite store managers and guides.
+    """
+
+    serializer_class = StaffInvitationSerializer
+    filterset_fields = ["status", "role"]
+
+    class InputSerializer(serializers.Serializer):
+        role = serializers.ChoiceField(choices=StaffInvitation.Role.choices)
+        note = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+    class CreatedSerializer(StaffInvitationSerializer):
+        code = serializers.CharField(read_only=True, help_text="The one-time code: shown now and never again.")
+
+        class Meta(StaffInvitationSerializer.Meta):
+            fields = [*StaffInvitationSerializer.Meta.fields, "code"]
+
+    def get_queryset(self):
+        return StaffInvitation.objects.select_related("invited_by", "accepted_by").order_by("-created_at", "-id")
+
+    @extend_schema(tags=["console"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=InputSerializer, responses={201: CreatedSerializer}, tags=["console"])
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        invitation, code = services.staff_invitation_create(
+            brand=request.brand, invited_by=request.user, inviter_role=request.membership.role, **data.validated_data
+        )
+        invitation.code = code
+        return Response(self.CreatedSerializer(invitation).data, status=201)
+
+
+class ConsoleStaffInvitationRevokeApi(ConsoleAPIView):
+    """Withdraw a pending invitation: its code stops working."""
+
+    @extend_schema(request=None, responses={200: StaffInvitationSerializer}, tags=["console"])
+    def post(self, request, invitation_id):
+        invitation = StaffInvitation.objects.filter(pk=invitation_id).first()
+        if invitation is None:
+            raise NotFound("invitation_not_found", "No such invitation.")
+        invitation = services.staff_invitation_revoke(brand=request.brand, invitation=invitation)
+        return Response(StaffInvitationSerializer(invitation).data)

@@ -83,3 +83,25 @@ class StaffMeApi(APIView):
         return Response(
             {"user": StaffProfileSerializer(request.user).data, "brands": services.staff_brands(request.user)}
         )
+
+
+class StaffInvitationAcceptApi(APIView):
+    """Accept an invitation to a brand, logged in as the account that joins it: the one way an
+    account that works for one brand comes to work for another. Answers the new membership."""
+
+    authentication_classes = [StaffAuthentication]
+    throttle_scope = "login"
+    throttle_classes = [ScopedRateThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        code = serializers.CharField(max_length=64)
+
+    @extend_schema(request=InputSerializer, responses={201: StaffBrandSerializer}, tags=["staff"])
+    def post(self, request):
+        require_authenticated(request.user)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.staff_invitation_accept(user=request.user, code=data.validated_data["code"])
+        brand = membership.brand
+        body = {"id": brand.pk, "slug": brand.slug, "name": brand.name, "role": membership.role, "status": brand.status}
+        return Response(StaffBrandSerializer(body).data, status=201)

@@ -18,7 +18,7 @@ def upload(client, path, text):
 
 
 def test_stores_import_creates_and_updates_by_code(brand, console, make_staff):
-    make_staff(username="lin")
+    make_staff(brand, Membership.Role.STORE_MANAGER, username="lin")  # a manager is one of the brand's accounts
     text = "code,name,address,latitude,longitude,manager\nSH-1,Jing'an,1 Rd,31.2,121.4,lin\nHZ-2,West Lake,,,,\n"
     assert upload(console, "/api/v1/console/stores/import", text).json() == {"created": 2, "updated": 0}
     again = upload(console, "/api/v1/console/stores/import", "code,name\nSH-1,Jing'an flagship\n")
