@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views import defaults
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from health_check.views import HealthCheckView
 from redis.asyncio import Redis as AsyncRedis
 
@@ -38,6 +38,7 @@ urlpatterns = [
     path("api/v1/", include(audience("public"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("healthz", HealthCheckView.as_view(checks=health_checks), name="healthz"),
     path(settings.ADMIN_URL_PATH, admin.site.urls),
     path("", include("web.urls")),

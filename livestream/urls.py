@@ -20,7 +20,11 @@ interactive_mp_urls = [
 interactive_console_urls = [
     path("rooms/<int:room_id>/lotteries", interactive.ConsoleLotteryListCreateApi.as_view(), name="console-lotteries"),
     path(LOTTERY, interactive.ConsoleLotteryDetailApi.as_view(), name="console-lottery"),
-    path(f"{LOTTERY}/<str:action>", interactive.ConsoleLotteryActionApi.as_view(), name="console-lottery-action"),
+    re_path(
+        rf"^rooms/(?P<room_id>[0-9]+)/lotteries/(?P<lottery_id>[0-9]+)/(?P<action>{'|'.join(interactive.LOTTERY_ACTIONS)})$",
+        interactive.ConsoleLotteryActionApi.as_view(),
+        name="console-lottery-action",
+    ),
     path(
         "rooms/<int:room_id>/gift-boxes", interactive.ConsoleGiftBoxListCreateApi.as_view(), name="console-gift-boxes"
     ),
@@ -69,10 +73,23 @@ console_urls = [
     path("follow-ups/<int:follow_up_id>", reports.FollowUpDetailApi.as_view(), name="console-follow-up"),
     path("reports", reports.BrandReportApi.as_view(), name="console-reports"),
     re_path(r"^reports\.(?P<kind>csv|xlsx)$", reports.BrandReportExportApi.as_view(), name="console-reports-export"),
-    path("rooms/<int:room_id>/<str:action>", console.RoomActionApi.as_view(), name="console-room-action"),
+    # Actions match only their names, so a GET of an unknown path (``report.pdf``) is a 404, not a 405.
+    re_path(
+        rf"^rooms/(?P<room_id>[0-9]+)/(?P<action>{'|'.join(console.ROOM_ACTIONS)})$",
+        console.RoomActionApi.as_view(),
+        name="console-room-action",
+    ),
     path("costreams", console.CoStreamListApi.as_view(), name="console-costreams"),
-    path("costreams/<int:costream_id>/<str:action>", console.CoStreamActionApi.as_view(), name="console-costream"),
-    path("comments/<int:comment_id>/<str:action>", live.ConsoleCommentActionApi.as_view(), name="console-comment"),
+    re_path(
+        rf"^costreams/(?P<costream_id>[0-9]+)/(?P<action>{'|'.join(console.COSTREAM_ACTIONS)})$",
+        console.CoStreamActionApi.as_view(),
+        name="console-costream",
+    ),
+    re_path(
+        rf"^comments/(?P<comment_id>[0-9]+)/(?P<action>{'|'.join(live.COMMENT_ACTIONS)})$",
+        live.ConsoleCommentActionApi.as_view(),
+        name="console-comment",
+    ),
     path("mutes", live.ConsoleMuteListCreateApi.as_view(), name="console-mutes"),
     path("mutes/<int:mute_id>", live.ConsoleMuteDeleteApi.as_view(), name="console-mute"),
     path("festivals", console.ConsoleFestivalListApi.as_view(), name="console-festivals"),
@@ -94,8 +111,8 @@ platform_urls = [
         platform.PlatformFestivalMainRoomApi.as_view(),
         name="platform-festival-main-room",
     ),
-    path(
-        "festivals/<int:festival_id>/<str:action>",
+    re_path(
+        rf"^festivals/(?P<festival_id>[0-9]+)/(?P<action>{'|'.join(platform.FESTIVAL_ACTIONS)})$",
         platform.PlatformFestivalActionApi.as_view(),
         name="platform-festival-action",
     ),

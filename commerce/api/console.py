@@ -13,6 +13,7 @@ from commerce.models import Product, Sku
 from commerce.services import products as services
 from tenants.api.base import ConsoleAPIView
 from tenants.api.fields import StrictIntegerField
+from tenants.api.filters import BrandFilterSet
 
 
 class ConsoleSkuSerializer(serializers.ModelSerializer):
@@ -62,7 +63,7 @@ class SkuInputSerializer(serializers.Serializer):
     stock = StrictIntegerField(required=False, default=0)
 
 
-class ProductFilter(django_filters.FilterSet):
+class ProductFilter(BrandFilterSet):
     q = django_filters.CharFilter(method="search", help_text="Name or SKU code contains.")
 
     class Meta:

@@ -15,6 +15,7 @@ from guides.models import Guide, Store
 from livestream.models import LiveRoom
 from tenants.api.base import ConsoleAPIView
 from tenants.api.fields import IdField, StrictIntegerField
+from tenants.api.filters import BrandFilterSet
 from tenants.errors import NotFound
 from tenants.models import Customer
 
@@ -99,7 +100,7 @@ class RefundSerializer(serializers.ModelSerializer):
         ]
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(BrandFilterSet):
     # Callables, so that each request builds its choices inside its brand's scope (a queryset made
     # when this class is defined has no brand in scope, and fails closed).
     room = django_filters.ModelChoiceFilter(queryset=lambda request: LiveRoom.objects.all())

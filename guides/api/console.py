@@ -28,6 +28,7 @@ from guides.models import Campaign, CommissionEntry, CommissionRule, Guide, Sett
 from guides.services import commission, leaderboard, settlement, shares, stores
 from tenants.api.base import ConsoleAPIView
 from tenants.api.fields import IdField, StrictIntegerField
+from tenants.api.filters import BrandFilterSet
 from tenants.errors import NotFound
 
 TAGS = ["console: guides"]
@@ -245,7 +246,7 @@ class ConsoleShareListCreateApi(ConsoleAPIView, generics.ListAPIView):
 
     serializer_class = ShareSerializer
 
-    class ShareFilter(django_filters.FilterSet):
+    class ShareFilter(BrandFilterSet):
         guide = django_filters.ModelChoiceFilter(queryset=lambda request: Guide.objects.all())
         brand_only = django_filters.BooleanFilter(field_name="guide", lookup_expr="isnull")
 

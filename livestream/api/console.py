@@ -13,6 +13,7 @@ from livestream.realtime import live_counters, store
 from livestream.services import costreams, festivals, room_products, rooms
 from livestream.services.costreams import costream_event_data
 from tenants.api.base import ConsoleAPIView
+from tenants.api.filters import BrandFilterSet
 from tenants.errors import NotFound
 
 TAGS = ["console: rooms"]
@@ -96,7 +97,7 @@ def room_fields(validated: dict) -> dict:
     return fields
 
 
-class RoomFilter(django_filters.FilterSet):
+class RoomFilter(BrandFilterSet):
     starts_after = django_filters.IsoDateTimeFilter(field_name="scheduled_start", lookup_expr="gte")
     starts_before = django_filters.IsoDateTimeFilter(field_name="scheduled_start", lookup_expr="lt")
 
@@ -208,8 +209,6 @@ class RoomActionApi(ConsoleAPIView):
         operation_id="console_room_action",
     )
     def post(self, request, room_id, action):
-        if action not in ROOM_ACTIONS:
-            raise NotFound("unknown_action", f"Unknown room action {action!r}.")
         room = selectors.get_room(room_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -397,8 +396,6 @@ class CoStreamActionApi(ConsoleAPIView):
         operation_id="console_costream_action",
     )
     def post(self, request, costream_id, action):
-        if action not in COSTREAM_ACTIONS:
-            raise NotFound("unknown_action", f"Unknown co-stream action {action!r}.")
         costream = COSTREAM_ACTIONS[action](brand=request.brand, costream=costreams.get_costream(costream_id))
         return Response(CoStreamSerializer(costream, context={"brand": request.brand}).data)
 

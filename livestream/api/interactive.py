@@ -9,7 +9,6 @@ from livestream.models import GiftBox, GiftBoxOpening, GiftBoxPrize, Lottery, Lo
 from livestream.services import gift_boxes, lotteries
 from tenants.api.base import ConsoleAPIView, CustomerAPIView
 from tenants.api.fields import StrictIntegerField
-from tenants.errors import NotFound
 from tenants.models import Customer
 
 CONSOLE_TAGS = ["console: lotteries and gift boxes"]
@@ -231,8 +230,6 @@ class ConsoleLotteryActionApi(ConsoleAPIView):
         operation_id="console_lottery_action",
     )
     def post(self, request, room_id, lottery_id, action):
-        if action not in LOTTERY_ACTIONS:
-            raise NotFound("unknown_action", f"Unknown lottery action {action!r}.")
         lottery = lotteries.get_lottery(room=selectors.get_room(room_id), lottery_id=lottery_id)
         LOTTERY_ACTIONS[action](brand=request.brand, lottery=lottery)
         lottery = (

@@ -97,8 +97,6 @@ class ConsoleCommentActionApi(ConsoleAPIView):
         operation_id="console_comment_action",
     )
     def post(self, request, comment_id, action):
-        if action not in COMMENT_ACTIONS:
-            raise NotFound("unknown_action", f"Unknown comment action {action!r}.")
         comment = COMMENT_ACTIONS[action](request.brand, live.get_comment(comment_id))
         return Response(ConsoleCommentSerializer(live.get_comment(comment.pk)).data)
 

@@ -120,8 +120,6 @@ class PlatformFestivalActionApi(PlatformAPIView):
         operation_id="platform_festival_action",
     )
     def post(self, request, festival_id, action):
-        if action not in FESTIVAL_ACTIONS:
-            raise NotFound("unknown_action", f"Unknown festival action {action!r}.")
         FESTIVAL_ACTIONS[action](festival=get_festival(festival_id))
         return Response(FestivalSerializer(get_festival(festival_id)).data)
 

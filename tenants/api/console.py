@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from tenants import services
 from tenants.api.base import ConsoleAPIView
+from tenants.api.filters import BrandFilterSet
 from tenants.errors import NotFound
 from tenants.models import Brand, Customer, StaffInvitation
 
@@ -49,7 +50,7 @@ class ConsoleCustomerSerializer(serializers.ModelSerializer):
         ]
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(BrandFilterSet):
     q = django_filters.CharFilter(method="search", help_text="Nickname, phone or openid contains.")
     first_seen_after = django_filters.IsoDateTimeFilter(field_name="first_seen_at", lookup_expr="gte")
     first_seen_before = django_filters.IsoDateTimeFilter(field_name="first_seen_at", lookup_expr="lt")

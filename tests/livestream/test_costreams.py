@@ -140,7 +140,7 @@ def test_the_inviter_withdraws_an_invitation_by_ending_it(console, live_rooms):
 def test_unknown_costream_action_or_id_is_404(console, live_rooms):
     a, b, _ = live_rooms
     costream = link(a, b)
-    assert_error(act(console, costream.pk, "merge"), 404, "unknown_action")
+    assert_error(act(console, costream.pk, "merge"), 404, "not_found")
     assert_error(act(console, 999999, "accept"), 404, "costream_not_found")
     assert CoStream.unscoped.get(pk=costream.pk).status == "invited"
 

@@ -110,7 +110,7 @@ def test_platform_invites_brands_once_each(platform, festival, brand, other_bran
 
 def test_unknown_festival_and_action_are_404(platform, festival):
     assert_error(platform.get(f"{PLATFORM}/999999"), 404, "festival_not_found")
-    assert_error(platform.post(f"{PLATFORM}/{festival.pk}/launch"), 404, "unknown_action")
+    assert_error(platform.post(f"{PLATFORM}/{festival.pk}/launch"), 404, "not_found")
     assert Festival.objects.get(pk=festival.pk).status == "draft"
 
 

@@ -211,7 +211,7 @@ def test_hiding_a_pinned_comment_unpins_it_and_a_hidden_one_cannot_be_pinned(
 
 def test_unknown_comments_and_actions_are_404(world, console):
     comment = world["comments"][0]
-    assert_error(console.post(f"{COMMENTS}/{comment.pk}/delete"), 404, "unknown_action")
+    assert_error(console.post(f"{COMMENTS}/{comment.pk}/delete"), 404, "not_found")
     assert_error(console.post(f"{COMMENTS}/999999999/hide"), 404, "comment_not_found")
     assert_error(console.post(f"{COMMENTS}/{2**70}/hide"), 404, "comment_not_found")
     assert reload(comment).status == "visible"

@@ -232,7 +232,7 @@ def test_a_drawn_or_stopped_lottery_refuses_joins_draws_and_stops(brand, room, c
         assert_error(join(customer_client(viewer), room, lottery), 409, "lottery_not_open")
         for action in ("draw", "stop"):
             assert_error(console.post(f"{CONSOLE}/{room.pk}/lotteries/{lottery.pk}/{action}"), 409, "lottery_not_open")
-    assert_error(console.post(f"{CONSOLE}/{room.pk}/lotteries/{drawn.pk}/explode"), 404, "unknown_action")
+    assert_error(console.post(f"{CONSOLE}/{room.pk}/lotteries/{drawn.pk}/explode"), 404, "not_found")
     assert lotteries.lottery_proof(Lottery.unscoped.get(pk=stopped.pk))["seed"] is None
 
 

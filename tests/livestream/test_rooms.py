@@ -226,7 +226,7 @@ def test_invalid_transition_is_409_with_the_current_status(
 
 def test_unknown_action_is_404(console, brand, make_room):
     room = make_room(brand)
-    assert_error(action(console, room, "explode"), 404, "unknown_action")
+    assert_error(action(console, room, "explode"), 404, "not_found")
     assert reload(room).status == "scheduled"
 
 
@@ -717,3 +717,10 @@ def test_festival_list_shows_only_festivals_the_brand_was_invited_to(console, ri
     assert console.get("/api/v1/console/festivals").json()["results"] == []
     listed = rival_console.get("/api/v1/console/festivals").json()["results"]
     assert [v["festival_id"] for v in listed] == [world["rival_festival"].pk]
+
+
+@pytest.mark.parametrize("path", ["report.pdf", "report.", "explode"])
+def test_a_get_of_an_unknown_path_under_a_room_is_404_not_405(console, brand, make_room, path):
+    room = make_room(brand)
+    assert_error(console.get(f"/api/v1/console/rooms/{room.pk}/{path}"), 404, "not_found")
+    assert_error(console.get("/api/v1/console/reports.pdf"), 404, "not_found")

@@ -1,6 +1,7 @@
 """The running surface: health check, OpenAPI schema and docs, settings from the environment."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,19 @@ def test_openapi_schema_and_docs_are_served(anon):
     assert {"/api/v1/mp/login", "/api/v1/staff/login", "/api/v1/platform/brands"} <= set(paths)
     assert schema.json()["components"]["securitySchemes"].keys() >= {"customerToken", "staffToken"}
     assert anon.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["/api/docs/", "/api/redoc/"])
+def test_the_api_docs_load_nothing_from_the_internet(anon, page):
+    html = anon.get(page).content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and not [url for url in assets if url.startswith(("http:", "https:", "//"))], assets
+    for url in assets:
+        if url.startswith("/static/"):
+            response = anon.get(url)
+            assert response.status_code == 200, url
+            b"".join(response.streaming_content) if response.streaming else response.content
 
 
 def test_openapi_schema_generates_without_warnings():
