@@ -109,8 +109,9 @@ REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="siyu") + env.str("PYTEST
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "tenants.redis.DegradingRedisCache",  # a cold cache while Redis is down
             "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
             "KEY_PREFIX": REDIS_KEY_PREFIX,
         }
     }
@@ -168,7 +169,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tenants.api.parsers.TextRuleJSONParser"],  # the one text rule (tenants.text)
     "DEFAULT_PAGINATION_CLASS": "tenants.api.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": ["tenants.api.filters.BrandFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "tenants.schema.AutoSchema",
@@ -278,6 +279,10 @@ LOGGING = {
 }
 
 # --- Live rooms -----------------------------------------------------------------------------
+# A socket's heartbeat: sent every LIVE_HEARTBEAT_S by its process, counted online for
+# LIVE_ONLINE_TTL_S after the last one (so a process that dies stops being counted by then).
+LIVE_HEARTBEAT_S = env.float("LIVE_HEARTBEAT_S", default=10.0)
+LIVE_ONLINE_TTL_S = env.int("LIVE_ONLINE_TTL_S", default=30)
 # Where streaming software (OBS, an encoder) pushes a room: {brand} slug, {room} id, {key} secret.
 LIVE_PUSH_URL_TEMPLATE = env.str(
     "LIVE_PUSH_URL_TEMPLATE", default="rtmp://push.siyu.local/live/{brand}-{room}?key={key}"

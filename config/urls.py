@@ -5,7 +5,6 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from health_check.views import HealthCheckView
 from redis.asyncio import Redis as AsyncRedis
 
 from commerce import urls as commerce_urls
@@ -14,6 +13,7 @@ from guides import urls as guides_urls
 from livestream import urls as livestream_urls
 from tenants import urls as tenants_urls
 from tenants.api.errors import is_api_request, json_error_response
+from tenants.health import HealthView
 
 # coupons before livestream: its rooms/<id>/coupon-drops would otherwise meet rooms/<id>/<action>.
 APPS = [tenants_urls, commerce_urls, coupons_urls, livestream_urls, guides_urls]
@@ -26,7 +26,14 @@ def audience(name):
 health_checks = ["health_check.checks.Database", "health_check.checks.Cache"]
 if settings.REDIS_URL:
     health_checks.append(
-        ("health_check.contrib.redis.Redis", {"client_factory": lambda: AsyncRedis.from_url(settings.REDIS_URL)})
+        (
+            "health_check.contrib.redis.Redis",
+            {
+                "client_factory": lambda: AsyncRedis.from_url(
+                    settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2
+                )
+            },
+        )
     )
 
 urlpatterns = [
@@ -39,7 +46,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
-    path("healthz", HealthCheckView.as_view(checks=health_checks), name="healthz"),
+    path("healthz", HealthView.as_view(checks=health_checks), name="healthz"),
     path(settings.ADMIN_URL_PATH, admin.site.urls),
     path("", include("web.urls")),
 ]

@@ -7,7 +7,16 @@ through the room hub (livestream.hub), never through the consumer.
 Envelope both ways: ``{"type": "...", "data": {...}}``. Close codes: 1009 a frame over 4 KB,
 4401 bad token, 4403 not allowed (anonymous viewers off, suspended brand, not a member), 4404
 no such room in this brand, 4409 the room is over (its final state is sent first), 4429 a client
-that floods (over ``FLOOD_RATE`` frames a second).
+that floods (over ``FLOOD_RATE`` frames a second), 1013 "try again later": the live store (Redis)
+cannot be reached; an ``error`` frame ``realtime_unavailable`` comes first, and the client
+reconnects after a pause.
+
+Text in a frame keeps the one rule of tenants.text (valid Unicode that PostgreSQL can store): a
+frame that breaks it (a ``\\u0000``, an unpaired surrogate, a binary frame that is not UTF-8) is
+answered with an ``error`` frame ``invalid_text`` and the socket goes on.
+
+Whatever ends a socket — a close, a send that finds the client gone, an error — the socket
+leaves the hub and its viewing session is recorded (``finally`` in ``__call__``).
 """
 
 import asyncio
@@ -21,15 +30,17 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from livestream.hub import hub
 from livestream.models import LiveRoom
-from livestream.realtime import encode, live_counters, store
+from livestream.realtime import UNAVAILABLE, encode, live_counters, store
 from livestream.services import live
 from livestream.services.room_products import product_summary
 from livestream.sources import resolve_entry_source
+from tenants import text as text_rule
 from tenants.errors import DomainError
 from tenants.models import Brand, Membership
 from tenants.scoping import brand_scope
 
 CLOSE_TOO_LARGE = 1009
+CLOSE_RETRY = 1013  # "try again later": the live store is unreachable
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_ROOM_OVER = 4409
@@ -40,10 +51,25 @@ MAX_LIKES_PER_FRAME = 100
 FLOOD_RATE = 20  # frames a second a client may send, on average
 FLOOD_BURST = 40
 MODERATION_TTL = 10.0  # seconds a socket trusts its copy of the room's comment rules and its mute
+DEVICE_ID_MAX = 64  # ?device=<id>: an anonymous viewer's stable id, so a reconnect is one viewer
 
 
 def _query(scope, name: str) -> str:
-    return (parse_qs(scope.get("query_string", b"").decode(errors="replace")).get(name) or [""])[0]
+    value = (parse_qs(scope.get("query_string", b"").decode(errors="replace")).get(name) or [""])[0]
+    return text_rule.clean_text(value)
+
+
+def viewer_identity(scope, customer) -> str | None:
+    """Who a socket is, for the online count: a customer, a staff member, or an anonymous viewer's
+    device (``?device=``). None: nothing names the viewer, so the socket counts on its own."""
+    if customer is not None:
+        return f"c{customer.pk}"
+    if scope.get("staff_user") is not None:
+        return f"s{scope['staff_user'].pk}"
+    device = _query(scope, "device")
+    if device and len(device) <= DEVICE_ID_MAX and device.replace("-", "").replace("_", "").isalnum():
+        return f"d{device}"
+    return None
 
 
 @database_sync_to_async
@@ -144,6 +170,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        finally:  # a send that found the client gone ends the loop too: leave the hub all the same
+            await self.disconnect(None)
 
     async def dispatch(self, message):
         # Channels closes stale database connections (a thread hop) before every handler; the
@@ -155,6 +183,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         await self.accept()
+        try:
+            await self._join()
+        except UNAVAILABLE:
+            await self.unavailable()
+
+    async def unavailable(self):
+        """The live store cannot be reached: say so, and close with "try again later"."""
+        await self.error("realtime_unavailable", "Live updates are unavailable for a moment; reconnect shortly.")
+        await self.close(CLOSE_RETRY)
+
+    async def _join(self):
         brand = await _brand_for(self.scope)
         if brand is None or not brand.is_active:
             return await self.close(CLOSE_FORBIDDEN)
@@ -173,27 +212,29 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.joined_at = time.time()
         self.allowance, self.allowance_at = float(FLOOD_BURST), time.monotonic()
         ticks = self.room.fanout_mode == LiveRoom.FanoutMode.TICKS
-        self.viewer = await hub().join(self.room.pk, self.base_send, ticks=ticks)
+        self.viewer = await hub().join(
+            self.room.pk, self.base_send, ticks=ticks, who=viewer_identity(self.scope, self.customer)
+        )
         if self.customer is not None:  # watch time for gift boxes and lotteries is the server's record
             await asyncio.to_thread(store().watch_start, self.room.pk, self.customer.pk, self.viewer.id, self.joined_at)
 
     async def disconnect(self, code):
+        """Leave the hub and record the viewing session (once, however the socket ended). With the
+        live store unreachable the session waits in this process's hub until it is back."""
         if self.viewer is None:
             return
         viewer, self.viewer = self.viewer, None
-        await hub().leave(self.room.pk, viewer)
-        if self.customer is not None:
-            await asyncio.to_thread(store().watch_end, self.room.pk, self.customer.pk, viewer.id, time.time())
-        await asyncio.to_thread(
-            live.session_record,
-            brand_id=self.brand.pk,
-            room_id=self.room.pk,
-            customer_id=self.customer.pk if self.customer else None,
-            socket_id=viewer.id,
-            source=self.source,
-            joined_at=self.joined_at,
-            left_at=time.time(),
-        )
+        left_at = time.time()
+        session = {
+            "brand_id": self.brand.pk,
+            "room_id": self.room.pk,
+            "customer_id": self.customer.pk if self.customer else None,
+            "socket_id": viewer.id,
+            "source": self.source,
+            "joined_at": self.joined_at,
+            "left_at": left_at,
+        }
+        await hub().leave(self.room.pk, viewer, session=session)
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.viewer is None:
@@ -210,22 +251,30 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if too_large:
             await self.error("frame_too_large", f"A message is at most {MAX_FRAME} bytes.")
             return await self.close(CLOSE_TOO_LARGE)
-        raw = text_data if text_data is not None else (bytes_data or b"").decode(errors="replace")
+        try:
+            raw = text_data if text_data is not None else (bytes_data or b"").decode()
+        except UnicodeDecodeError:
+            return await self.error(text_rule.INVALID_TEXT, "A message is UTF-8 text.")
         try:
             message = json.loads(raw)
         except ValueError:
             return await self.error("malformed_json", 'Send JSON: {"type": ..., "data": {...}}.')
+        if text_rule.might_break_rule(raw) and (where := text_rule.find_invalid(message)) is not None:
+            return await self.error(text_rule.INVALID_TEXT, text_rule.invalid_text_error(where).message)
         if not isinstance(message, dict) or not isinstance(message.get("data", {}), dict):
             return await self.error("invalid_event", 'Send {"type": ..., "data": {...}}.')
         kind, data = message.get("type"), message.get("data") or {}
-        if kind == "ping":
-            await self.send(encode("pong", {"t": data.get("t")}))
-        elif kind == "like":
-            await self.like(data)
-        elif kind == "comment":
-            await self.comment(data)
-        else:
-            await self.error("unknown_event", f"Unknown event type {kind!r}.")
+        try:
+            if kind == "ping":
+                await self.send(encode("pong", {"t": data.get("t")}))
+            elif kind == "like":
+                await self.like(data)
+            elif kind == "comment":
+                await self.comment(data)
+            else:
+                await self.error("unknown_event", f"Unknown event type {kind!r}."[:200])
+        except UNAVAILABLE:  # nothing was acknowledged: the client is told, and retries later
+            await self.unavailable()
 
     def _within_rate(self) -> bool:
         """A token bucket: FLOOD_RATE frames a second on average, bursts up to FLOOD_BURST."""
@@ -243,7 +292,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return await self.error("invalid_like_count", f"count is 1 to {MAX_LIKES_PER_FRAME}.")
         if not self.room.likes_enabled:
             return await self.error("likes_disabled", "Likes are off in this room.")
-        hub().add_likes(self.room.pk, count)
+        hub().add_likes(self.room.pk, count)  # kept by this process until the live store takes it
         if self.customer is not None and not self.liked:  # once per socket: a tap storm stays off Redis
             self.liked = True
             await asyncio.to_thread(store().mark_liked, self.room.pk, self.customer.pk)

@@ -12,13 +12,20 @@ one frame per tick per viewer — all status events, the latest like total and o
 a sample of comments — so a viewer's frame rate stays bounded whatever the comment rate.
 
 Every ``FLUSH_INTERVAL`` the hub adds the taps it collected to the room totals, refreshes the
-heartbeats of its sockets, and (for one process per room and interval) broadcasts the like
-total (at most once a second) and the online count.
+heartbeats of its open sockets (a closed one is never refreshed again), and (for one process per
+room and interval) broadcasts the like total (at most once a second) and the online count, which
+counts distinct viewers (``Viewer.who``), not sockets.
+
+When Redis cannot be reached, the hub keeps what it was given — like taps, and the viewing
+sessions of sockets that closed — and hands it over once Redis is back; every socket it serves
+gets an ``error`` frame ``realtime_unavailable`` and is closed with 1013 ("try again later"), since
+events published meanwhile cannot reach it: the client reconnects and starts from a new snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import sys
@@ -33,6 +40,8 @@ try:  # uvicorn[standard] brings websockets; without it the hub uses the ASGI se
 except ImportError:  # pragma: no cover
     WireFrame = None
 
+from django.conf import settings
+
 from livestream import realtime
 
 logger = logging.getLogger("siyu.hub")
@@ -41,10 +50,22 @@ SEND_BUFFER = 256  # frames waiting behind a blocked send to one socket before n
 FLUSH_INTERVAL = 0.2
 LIKES_BROADCAST_MS = 1000
 VIEWERS_BROADCAST_MS = 2000
-HEARTBEAT_EVERY = 10.0
+HEARTBEAT_EVERY = settings.LIVE_HEARTBEAT_S  # well inside realtime.ONLINE_TTL_S
 TICK_SECONDS = 0.15
 TICK_COMMENTS = 10  # comments a viewer sees per tick in tick mode
 PERSIST_EVERY = 5.0  # embedded default: how often this process writes its live state to the database
+
+
+def _saved_like_totals(room_ids):
+    from django.db import close_old_connections
+
+    from livestream.services.live import saved_like_totals
+
+    close_old_connections()
+    try:
+        return saved_like_totals(room_ids)
+    finally:
+        close_old_connections()
 
 
 def _persist_live_state():
@@ -124,10 +145,11 @@ class Viewer:
     dropped (counted in ``dropped``): one slow viewer misses frames instead of stalling the room.
     """
 
-    __slots__ = ("send", "protocol", "queue", "writer", "dropped", "id", "closed")
+    __slots__ = ("send", "protocol", "queue", "writer", "dropped", "id", "closed", "who")
 
-    def __init__(self, send):
+    def __init__(self, send, who: str | None = None):
         self.send = send
+        self.who = who  # the viewer (customer, device) this socket is; None: the socket alone
         self.protocol = _direct_protocol(send)
         self.queue: asyncio.Queue[Outgoing] = asyncio.Queue(SEND_BUFFER)  # frames waiting behind a blocked send
         self.writer: asyncio.Task | None = None  # finishes a blocked send, then the queue
@@ -151,6 +173,7 @@ class Viewer:
         protocol = self.protocol
         if (
             protocol is not None
+            and frame.wire is not None
             and protocol.state is State.OPEN
             and not protocol._paused
             and protocol._fragmented_message_waiter is None
@@ -212,34 +235,71 @@ class Hub:
         self.last_persist = time.monotonic()
         self.flusher = self.loop.create_task(self._flush_forever())
         self.delivered = 0
+        self.backlog: list[str] = []  # viewing sessions waiting for the live store to come back
+        self.outage = False
 
     # --- sockets ------------------------------------------------------------------------------
-    async def join(self, room_id: int, send, *, ticks: bool = False) -> Viewer:
-        viewer = Viewer(send)
+    async def join(self, room_id: int, send, *, ticks: bool = False, who: str | None = None) -> Viewer:
+        """Raises ``realtime.UNAVAILABLE`` (and serves nothing) when Redis cannot be reached."""
+        viewer = Viewer(send, who)
         room = self.rooms.get(room_id)
         if room is None:
             room = self.rooms[room_id] = Room()
             if self.subscriber is not None:
-                await self.subscriber.subscribe(room_id)
+                try:
+                    await self.subscriber.subscribe(room_id)
+                except BaseException:
+                    if self.rooms.get(room_id) is room and not room.viewers:
+                        del self.rooms[room_id]
+                    raise
         room.viewers.add(viewer)
         self.set_ticks(room_id, ticks)
-        await asyncio.to_thread(self.store.heartbeat, {room_id: [viewer.id]}, time.time())
+        try:
+            await asyncio.to_thread(self.store.heartbeat, {room_id: [(viewer.id, who)]}, time.time())
+        except BaseException:
+            await self.leave(room_id, viewer)
+            raise
         return viewer
 
-    async def leave(self, room_id: int, viewer: Viewer) -> None:
+    async def leave(self, room_id: int, viewer: Viewer, session: dict | None = None) -> None:
+        """The socket stops being served and counted; its viewing session (if any) is queued, or
+        kept here while Redis cannot be reached."""
         viewer.stop()
         room = self.rooms.get(room_id)
         if room is None:
             return
         room.viewers.discard(viewer)
-        await asyncio.to_thread(self.store.leave, room_id, viewer.id)
+        who = viewer.who
+        forget = None if who is None else ("" if any(v.who == who for v in room.viewers) else who)
+        try:
+            await asyncio.to_thread(self._left, room_id, viewer, forget, session)
+        except realtime.UNAVAILABLE:
+            if session is not None:
+                self.backlog.append(_session_payload(session))
         # Another leave of this room may have run during the thread hop (and removed the room).
         if not room.viewers and self.rooms.get(room_id) is room:
             del self.rooms[room_id]
             if room.ticker:
                 room.ticker.cancel()
             if self.subscriber is not None:
-                await self.subscriber.unsubscribe(room_id)
+                with contextlib.suppress(realtime.UNAVAILABLE):  # the subscription went with the connection
+                    await self.subscriber.unsubscribe(room_id)
+
+    def _left(self, room_id: int, viewer: Viewer, forget: str | None, session: dict | None) -> None:
+        self.store.leave(room_id, viewer.id, forget)
+        if session is None:
+            return
+        if session["customer_id"] is not None:
+            self.store.watch_end(room_id, session["customer_id"], viewer.id, session["left_at"])
+        self.store.queue_sessions([_session_payload(session)])
+
+    def close_all(self, code: str, message: str, close_code: int) -> None:
+        """Every socket of this process: an error frame, then closed with ``close_code``."""
+        frame = realtime.encode("error", {"code": code, "message": message})
+        for room in list(self.rooms.values()):
+            for viewer in list(room.viewers):
+                viewer.push(Outgoing(frame))
+                viewer.push(_Close(close_code))
 
     def set_ticks(self, room_id: int, ticks: bool) -> None:
         room = self.rooms.get(room_id)
@@ -307,13 +367,26 @@ class Hub:
             beats = None
             if now - self.last_heartbeat >= HEARTBEAT_EVERY:
                 self.last_heartbeat = now
-                beats = {room_id: [v.id for v in room.viewers] for room_id, room in self.rooms.items()}
+                beats = {
+                    room_id: [(v.id, v.who) for v in room.viewers if not v.closed]
+                    for room_id, room in self.rooms.items()
+                }
+            backlog, self.backlog = self.backlog, []
             try:
-                await asyncio.to_thread(self._flush, likes, beats, list(self.rooms), now)
-            except Exception:  # Redis hiccup: keep the taps for the next interval
-                logger.warning("Hub flush failed", exc_info=True)
+                await asyncio.to_thread(self._flush, likes, beats, list(self.rooms), now, backlog)
+            except Exception as exc:  # Redis hiccup: keep the taps and sessions for the next interval
+                if not self.outage:
+                    logger.warning("Hub flush failed", exc_info=True)
+                self.outage = isinstance(exc, realtime.UNAVAILABLE)
+                if beats is not None:
+                    self.last_heartbeat = 0.0  # beat again as soon as Redis is back
                 for room_id, count in likes.items():
                     self.likes[room_id] += count
+                self.backlog[:0] = backlog
+            else:
+                if self.outage:
+                    logger.warning("Hub flush works again")
+                self.outage = False
             if self.subscriber is None and time.monotonic() - self.last_persist >= PERSIST_EVERY:
                 # The embedded default keeps the live store in this process, so this process
                 # persists it too (with Redis, the Celery task does, for every process).
@@ -323,10 +396,13 @@ class Hub:
                 except Exception:
                     logger.warning("Persisting the live state failed", exc_info=True)
 
-    def _flush(self, likes: dict[int, int], beats: dict | None, room_ids: list[int], now: float) -> None:
+    def _flush(self, likes: dict[int, int], beats: dict | None, room_ids: list[int], now: float, backlog=()) -> None:
         """Runs in a worker thread: the store's calls block."""
+        if backlog:
+            self.store.queue_sessions(list(backlog))
+            backlog.clear()  # queued: a failure after this point must not queue them twice
         if likes:
-            totals = self.store.add_likes(dict(likes), now)
+            totals = self.store.add_likes(dict(likes), now, saved=_saved_like_totals)
             likes.clear()  # added: a failure after this point must not add them twice
             self.unannounced.update(totals)
         # A total that changed inside another broadcast's interval is announced once the interval
@@ -344,6 +420,22 @@ class Hub:
                 peak = self.store.record_peak(room_id, online)
                 data = {"room_id": room_id, "online": online, "peak": peak}
                 self.store.publish(room_id, realtime.encode("viewers", data))
+
+
+def _session_payload(session: dict) -> str:
+    from livestream.services.live import session_payload
+
+    return session_payload(**session)
+
+
+class _Close:
+    """A close queued behind a viewer's frames: ``Viewer.push`` sends it like one."""
+
+    __slots__ = ("message", "wire")
+
+    def __init__(self, code: int):
+        self.message = {"type": "websocket.close", "code": code}
+        self.wire = None
 
 
 class _Subscriber:
@@ -372,7 +464,12 @@ class _Subscriber:
             try:
                 message = await self.pubsub.get_message(timeout=1.0)
             except Exception:
-                logger.warning("Room subscription lost; resubscribing", exc_info=True)
+                logger.warning("Room subscription lost; closing this process's sockets (1013) and resubscribing")
+                # Events published from now on cannot reach these sockets: their clients reconnect
+                # and start again from a snapshot.
+                self.hub.close_all(
+                    "realtime_unavailable", "Live updates are unavailable for a moment; reconnect shortly.", 1013
+                )
                 await asyncio.sleep(0.5)
                 await self._resubscribe()
                 continue

@@ -4,10 +4,11 @@
   commits, one already-encoded frame per event, to every process that serves the room (one
   Redis PUBLISH; in the embedded default, straight to this process's hub).
 * The live state of a room — like total and per-minute likes, who is online (heartbeats with a
-  TTL), comment ids and the queue of comments to persist, product clicks per customer,
-  per-customer rate limits — lives in
-  Redis, so any number of processes share it and a process that dies leaves nothing behind
-  but heartbeats that expire. The embedded default keeps the same state in this process.
+  TTL: one per socket, and one per distinct viewer, which is what the online count counts),
+  comment ids and the queue of comments to persist, product clicks per customer, per-customer
+  rate limits, rows a flush could not write — lives in Redis, so any number of processes share
+  it and a process that dies leaves nothing behind but heartbeats that expire. The embedded
+  default keeps the same state in this process.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import transaction
 
-ONLINE_TTL_S = 30  # a socket not heard of for this long is no longer counted online
+from tenants.redis import UNAVAILABLE  # what the live store raises when Redis cannot be reached  # noqa: F401
+
+ONLINE_TTL_S = settings.LIVE_ONLINE_TTL_S  # a socket not heard of for this long is no longer counted online
 RECENT_COMMENTS = 20  # what a joining viewer sees of the conversation so far
 WATCH_KEEP_S = 2 * 86400  # how long the live store keeps who watched and liked a room
 
@@ -54,7 +57,8 @@ class RedisStore:
         import redis
 
         self.url = url
-        self.redis = redis.Redis.from_url(url)
+        # Fail fast while Redis is down, instead of each call waiting for the OS's connect timeout.
+        self.redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
 
     def channel(self, room_id: int) -> str:
         return _key("room", room_id, "events")
@@ -63,16 +67,31 @@ class RedisStore:
         self.redis.publish(self.channel(room_id), text)
 
     # likes
-    def add_likes(self, counts: dict[int, int], now: float) -> dict[int, int]:
-        """Add batched taps; answers each room's new total."""
+    def add_likes(self, counts: dict[int, int], now: float, saved=None) -> dict[int, int]:
+        """Add batched taps; answers each room's new total. A room whose total Redis does not hold
+        (a new room, or Redis lost its state) first starts from ``saved(room_ids)``, the totals the
+        database kept, so taps counted meanwhile add to them instead of replacing them."""
         minute = minute_of(now)
+        totals = self._add_likes(counts, minute, {})
+        missing = [room_id for room_id, total in totals.items() if total < 0]
+        if missing:
+            seeds = saved(missing) if saved else {}
+            totals.update(
+                self._add_likes({r: counts[r] for r in missing}, minute, {r: seeds.get(r, 0) for r in missing})
+            )
+        return totals
+
+    def _add_likes(self, counts, minute, seeds) -> dict[int, int]:
         pipe = self.redis.pipeline(transaction=False)
         for room_id, count in counts.items():
-            pipe.incrby(_key("room", room_id, "likes"), count)
-            pipe.hincrby(_key("room", room_id, "likes_per_minute"), minute, count)
-        pipe.sadd(_key("rooms", "dirty"), *counts)
-        results = pipe.execute()
-        return {room_id: int(results[2 * i]) for i, room_id in enumerate(counts)}
+            keys = (_key("room", room_id, "likes"), _key("room", room_id, "likes_per_minute"), _key("rooms", "dirty"))
+            pipe.eval(_ADD_LIKES_SCRIPT, 3, *keys, count, minute, seeds.get(room_id, ""), room_id)
+        return {room_id: int(total) for room_id, total in zip(counts, pipe.execute(), strict=True)}
+
+    def mark_dirty(self, room_ids) -> None:
+        """Rooms a flush took but could not write: taken again by the next one."""
+        if room_ids:
+            self.redis.sadd(_key("rooms", "dirty"), *room_ids)
 
     def like_totals(self, room_ids) -> dict[int, int]:
         room_ids = list(room_ids)
@@ -90,26 +109,40 @@ class RedisStore:
     def claim_tick(self, name: str, room_id: int, interval_ms: int) -> bool:
         return bool(self.redis.set(_key("room", room_id, "tick", name), 1, nx=True, px=interval_ms))
 
-    # online viewers: one sorted-set member per socket, scored by when its heartbeat expires
-    def heartbeat(self, members: dict[int, list[str]], now: float) -> None:
+    # online: one sorted-set member per socket ("online": whose sockets are alive, for watch
+    # time) and one per distinct viewer ("viewers": what the count counts, so a viewer on two
+    # sockets or reconnected after a process died is one), each scored by when its heartbeat expires
+    def heartbeat(self, members: dict[int, list], now: float) -> None:
+        """``members``: per room, socket ids or (socket id, viewer identity) pairs."""
         pipe = self.redis.pipeline(transaction=False)
         expires = now + ONLINE_TTL_S
         for room_id, sockets in members.items():
             if sockets:
-                pipe.zadd(_key("room", room_id, "online"), dict.fromkeys(sockets, expires))
+                pairs = [_pair(member) for member in sockets]
+                pipe.zadd(_key("room", room_id, "online"), {socket: expires for socket, _ in pairs})
+                pipe.zadd(_key("room", room_id, "viewers"), {who: expires for _, who in pairs})
         pipe.execute()
 
-    def leave(self, room_id: int, socket_id: str) -> None:
-        self.redis.zrem(_key("room", room_id, "online"), socket_id)
+    def leave(self, room_id: int, socket_id: str, forget: str | None = None) -> None:
+        """A socket closed; ``forget`` is the viewer that is no longer online (default: the socket's
+        own, for a socket no identity named; "" when the viewer still has another socket here)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrem(_key("room", room_id, "online"), socket_id)
+        forget = socket_id if forget is None else forget
+        if forget:
+            pipe.zrem(_key("room", room_id, "viewers"), forget)
+        pipe.execute()
 
     def online(self, room_ids, now: float) -> dict[int, int]:
+        """Distinct viewers whose heartbeat has not expired."""
         room_ids = list(room_ids)
         pipe = self.redis.pipeline(transaction=False)
         for room_id in room_ids:
             pipe.zremrangebyscore(_key("room", room_id, "online"), "-inf", now)
-            pipe.zcard(_key("room", room_id, "online"))
+            pipe.zremrangebyscore(_key("room", room_id, "viewers"), "-inf", now)
+            pipe.zcard(_key("room", room_id, "viewers"))
         results = pipe.execute()
-        return {room_id: int(results[2 * i + 1]) for i, room_id in enumerate(room_ids)}
+        return {room_id: int(results[3 * i + 2]) for i, room_id in enumerate(room_ids)}
 
     def record_peak(self, room_id: int, online: int) -> int:
         peak = int(self.redis.eval(_MAX_SCRIPT, 1, _key("room", room_id, "peak"), online))
@@ -130,10 +163,17 @@ class RedisStore:
         return {r: int(v) for r, v in zip(room_ids, values, strict=True) if v is not None}
 
     # comments
-    def next_comment_ids(self, count: int, floor: int) -> range:
+    def next_comment_ids(self, count: int, floor) -> range:
+        """``count`` new comment ids. When Redis does not hold the last one (first use, or Redis
+        lost its state) the ids continue after ``floor()``, the largest the database holds now —
+        read then, not once per process, or ids given since would be given again and their
+        comments dropped as duplicates by the flush."""
         key = _key("comments", "last_id")
-        self.redis.set(key, floor, nx=True)  # after Redis lost its state: continue after the database
-        last = int(self.redis.incrby(key, count))
+        last = self.redis.eval(_INCR_IF_EXISTS_SCRIPT, 1, key, count)
+        if last is None:
+            self.redis.set(key, floor(), nx=True)
+            last = self.redis.incrby(key, count)
+        last = int(last)
         return range(last - count + 1, last + 1)
 
     def queue_comments(self, payloads: list[str]) -> None:
@@ -245,6 +285,45 @@ class RedisStore:
         if keys:
             self.redis.sadd(_key("clicks", "dirty"), *(":".join(map(str, key)) for key in keys))
 
+    # rows a flush could not write, kept for an operator (manage.py live_dead_letters)
+    def dead_letter(self, kind: str, payload: str, error: str) -> None:
+        entry = json.dumps({"kind": kind, "payload": payload, "error": error, "at": time.time()})
+        self.redis.rpush(_key("dead"), entry)
+
+    def dead_letters(self) -> list[dict]:
+        return [json.loads(entry) for entry in self.redis.lrange(_key("dead"), 0, -1)]
+
+    def take_dead_letters(self) -> list[dict]:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.lrange(_key("dead"), 0, -1)
+        pipe.delete(_key("dead"))
+        return [json.loads(entry) for entry in pipe.execute()[0]]
+
+
+def _pair(member) -> tuple[str, str]:
+    """(socket id, viewer identity) of a heartbeat member; a bare socket id is its own viewer."""
+    if isinstance(member, str):
+        return member, member
+    socket, who = member
+    return socket, who or socket
+
+
+_INCR_IF_EXISTS_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+"""
+
+# KEYS: total, per-minute hash, dirty rooms; ARGV: count, minute, seed ('' = none), room id.
+# -1: Redis holds no total for the room and no seed was given (nothing added).
+_ADD_LIKES_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if ARGV[3] == '' then return -1 end
+  redis.call('SET', KEYS[1], ARGV[3], 'NX')
+end
+redis.call('HINCRBY', KEYS[2], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[4])
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+"""
 
 _MAX_SCRIPT = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -263,6 +342,7 @@ class LocalStore:
         self.likes_minutes: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.ticks: dict[tuple, float] = {}
         self.sockets: dict[int, dict[str, float]] = defaultdict(dict)
+        self.viewers: dict[int, dict[str, float]] = defaultdict(dict)
         self.peak: dict[int, int] = {}
         self.last_comment_id = 0
         self.comments: list[str] = []
@@ -275,6 +355,7 @@ class LocalStore:
         self.likers: dict[int, set] = defaultdict(set)
         self.clicks: dict[tuple[int, int, int], int] = defaultdict(int)
         self.dirty_clicks: set[tuple[int, int, int, int]] = set()
+        self.dead: list[dict] = []
         self.hub = None  # the hub of this process's event loop, when it serves websockets
 
     def publish(self, room_id: int, text: str) -> None:
@@ -282,7 +363,7 @@ class LocalStore:
         if hub is not None:
             hub.deliver_threadsafe(room_id, text)
 
-    def add_likes(self, counts, now):
+    def add_likes(self, counts, now, saved=None):
         minute = minute_of(now)
         with self.lock:
             for room_id, count in counts.items():
@@ -293,6 +374,10 @@ class LocalStore:
 
     def like_totals(self, room_ids):
         return {r: self.likes[r] for r in room_ids if r in self.likes}
+
+    def mark_dirty(self, room_ids):
+        with self.lock:
+            self.dirty.update(room_ids)
 
     def likes_per_minute(self, room_id):
         return dict(self.likes_minutes.get(room_id, {}))
@@ -312,19 +397,25 @@ class LocalStore:
     def heartbeat(self, members, now):
         with self.lock:
             for room_id, sockets in members.items():
-                for socket_id in sockets:
+                for member in sockets:
+                    socket_id, who = _pair(member)
                     self.sockets[room_id][socket_id] = now + ONLINE_TTL_S
+                    self.viewers[room_id][who] = now + ONLINE_TTL_S
 
-    def leave(self, room_id, socket_id):
+    def leave(self, room_id, socket_id, forget=None):
         with self.lock:
             self.sockets[room_id].pop(socket_id, None)
+            forget = socket_id if forget is None else forget
+            if forget:
+                self.viewers[room_id].pop(forget, None)
 
     def online(self, room_ids, now):
         with self.lock:
             result = {}
             for room_id in room_ids:
-                alive = {s: t for s, t in self.sockets.get(room_id, {}).items() if t > now}
-                self.sockets[room_id] = alive
+                self.sockets[room_id] = {s: t for s, t in self.sockets.get(room_id, {}).items() if t > now}
+                alive = {s: t for s, t in self.viewers.get(room_id, {}).items() if t > now}
+                self.viewers[room_id] = alive
                 result[room_id] = len(alive)
             return result
 
@@ -345,7 +436,9 @@ class LocalStore:
 
     def next_comment_ids(self, count, floor):
         with self.lock:
-            self.last_comment_id = max(self.last_comment_id, floor) + count
+            if not self.last_comment_id:
+                self.last_comment_id = floor()
+            self.last_comment_id += count
             return range(self.last_comment_id - count + 1, self.last_comment_id + 1)
 
     def queue_comments(self, payloads):
@@ -423,7 +516,19 @@ class LocalStore:
 
     def requeue_product_clicks(self, keys):
         with self.lock:
-            self.dirty_clicks.update(keys)
+            self.dirty_clicks.update(tuple(key) for key in keys)
+
+    def dead_letter(self, kind, payload, error):
+        with self.lock:
+            self.dead.append({"kind": kind, "payload": payload, "error": error, "at": time.time()})
+
+    def dead_letters(self):
+        return list(self.dead)
+
+    def take_dead_letters(self):
+        with self.lock:
+            taken, self.dead = self.dead, []
+            return taken
 
 
 _store = None

@@ -3,11 +3,18 @@ clicks, and the periodic flushes that persist the live store (like totals, per-m
 peaks, comments, viewing sessions, product clicks) in batches.
 
 Moderation runs before a comment is broadcast: the room must allow comments, the text must
-fit, the customer must not be muted or over their rate, and the brand's blocked words are
-masked or the comment rejected (a brand setting). A rejected comment answers its author only.
+keep the one text rule (tenants.text) and fit, the customer must not be muted or over their
+rate, and the brand's blocked words are masked or the comment rejected (a brand setting). A
+rejected comment answers its author only.
+
+A flush that cannot write a batch writes its rows one by one: the rows that can be written are,
+and each one that cannot is kept in the live store's dead letters with the error (and logged
+with the row), for ``manage.py live_dead_letters`` to show, retry or drop. A database that is
+down is not a row's fault: the whole batch goes back to its queue for the next run.
 """
 
 import json
+import logging
 import re
 import time
 from contextlib import contextmanager
@@ -22,7 +29,8 @@ from django.utils import timezone
 from commerce.models import Product
 from livestream import selectors
 from livestream.models import Comment, LiveRoom, Mute, ProductClick, ViewingSession
-from livestream.realtime import encode, publish_room_event, store
+from livestream.realtime import UNAVAILABLE, encode, publish_room_event, store
+from tenants import text as text_rule
 from tenants.errors import Conflict, InvalidInput, NotFound, RateLimited
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope, platform_scope
@@ -31,6 +39,9 @@ MAX_COMMENT = 200
 FLUSH_BATCH = 5000
 CLICKS_PER_MINUTE = 120  # a customer's product clicks counted per minute; more are refused
 UPSERT_ROWS = 500  # rows per INSERT … ON CONFLICT statement (SQLite's parameter limit)
+DOWN = (OperationalError, InterfaceError)  # the database cannot be reached: no row's fault
+
+logger = logging.getLogger("siyu.live")
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,7 @@ def comment_accept(*, moderation: Moderation, room_id: int, customer_id: int, te
         raise Conflict("comments_disabled", "Comments are off in this room.")
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("comment_empty", "Say something.")
+    text_rule.check_text(text, "text")
     text = " ".join(text.split())
     if len(text) > MAX_COMMENT:
         raise InvalidInput("comment_too_long", f"A comment is at most {MAX_COMMENT} characters.")
@@ -86,41 +98,110 @@ def comment_event(*, comment_id: int, room_id: int, customer: Customer, text: st
     }
 
 
-_comment_floor = None
+def _largest_comment_id() -> int:
+    with platform_scope():
+        return Comment.objects.aggregate(top=Max("id"))["top"] or 0
 
 
 def next_comment_id() -> int:
-    """A comment id unique across processes (continuing after the largest persisted one)."""
-    global _comment_floor
-    if _comment_floor is None:
-        with platform_scope():
-            _comment_floor = Comment.objects.aggregate(top=Max("id"))["top"] or 0
-    return store().next_comment_ids(1, _comment_floor)[0]
+    """A comment id unique across processes (continuing after the largest persisted one when the
+    live store has none)."""
+    return store().next_comment_ids(1, _largest_comment_id)[0]
 
 
 def comment_submit(*, brand: Brand, room_id: int, customer: Customer, text: str, moderation: Moderation) -> dict:
-    """Accept, publish and queue a comment for persistence; answers its event data. No database
-    write happens here: the flush persists comments in batches."""
+    """Accept, queue for persistence and publish a comment; answers its event data. No database
+    write happens here: the flush persists comments in batches.
+
+    Queued before it is published: a comment that anyone saw is saved. When the live store cannot
+    be reached before the comment is queued, ``UNAVAILABLE`` is raised and nothing was accepted
+    (the consumer tells the author); once it is queued, the comment is accepted even if its
+    broadcast then fails."""
     text = comment_accept(moderation=moderation, room_id=room_id, customer_id=customer.pk, text=text)
     now = time.time()
     data = comment_event(comment_id=next_comment_id(), room_id=room_id, customer=customer, text=text, at=now)
     live = store()
     frame = encode("comment", data)
-    live.publish(room_id, frame)
-    live.remember_comment(room_id, frame)
     live.queue_comments([json.dumps({"brand": brand.pk, **data, "customer": customer.pk}, ensure_ascii=False)])
+    try:
+        live.publish(room_id, frame)
+        live.remember_comment(room_id, frame)
+    except UNAVAILABLE:
+        logger.warning("Comment %s queued but not broadcast: the live store went away", data["id"])
     return data
 
 
 @contextmanager
-def _requeued_on_failure(queue, payloads: list[str]):
+def _requeued_on_failure(queue, payloads: list):
     """Taking a batch removes it from the live store: if the database cannot take it right now,
     put it back for the next run (its rows have fixed keys, so writing them twice is harmless)."""
     try:
         yield
-    except (OperationalError, InterfaceError):
+    except DOWN:
         queue(payloads)
         raise
+
+
+def _checked() -> None:
+    """Deferred constraints (foreign keys) checked now, so that a savepoint fails on its own row
+    even inside an outer transaction (PostgreSQL; elsewhere they fail at the commit)."""
+    if connection.vendor == "postgresql":
+        connection.check_constraints()
+
+
+def _write_batch(kind: str, payloads: list, write, requeue) -> int:
+    """``write(payloads)`` in one transaction; if a row breaks it, each row on its own: answers
+    how many were written. A row that cannot be written goes to the dead letters with its error;
+    a database that is down sends back what is left of the batch and raises."""
+    with _requeued_on_failure(requeue, payloads):
+        try:
+            with transaction.atomic():
+                write(payloads)
+                _checked()
+            return len(payloads)
+        except DOWN:
+            raise
+        except Exception:
+            logger.warning("A %s batch of %d failed; writing its rows one by one", kind, len(payloads), exc_info=True)
+    written = 0
+    for index, payload in enumerate(payloads):
+        with _requeued_on_failure(requeue, payloads[index:]):
+            try:
+                with transaction.atomic():
+                    write([payload])
+                    _checked()
+                written += 1
+            except DOWN:
+                raise
+            except Exception as exc:
+                dead_letter(kind, payload, exc)
+    return written
+
+
+def dead_letter(kind: str, payload, exc: Exception) -> None:
+    """Keep a row that cannot be written, with why, for an operator (``manage.py live_dead_letters``)."""
+    row = payload if isinstance(payload, str) else json.dumps(payload)
+    error = f"{type(exc).__name__}: {exc}"
+    logger.error("Live %s row kept as a dead letter (%s): %s", kind, error, row)
+    store().dead_letter(kind, row, error)
+
+
+def _comment_rows(payloads: list[str]) -> None:
+    rows = [json.loads(payload) for payload in payloads]
+    Comment.objects.bulk_create(
+        [
+            Comment(
+                id=row["id"],
+                brand_id=row["brand"],
+                room_id=row["room_id"],
+                customer_id=row["customer"],
+                text=row["text"],
+                created_at=datetime.fromisoformat(row["at"]),
+            )
+            for row in rows
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def comments_flush(limit: int = FLUSH_BATCH) -> int:
@@ -130,43 +211,28 @@ def comments_flush(limit: int = FLUSH_BATCH) -> int:
         payloads = store().take_comments(limit)
         if not payloads:
             return written
-        rows = [json.loads(payload) for payload in payloads]
-        with platform_scope(), _requeued_on_failure(store().queue_comments, payloads):
-            Comment.objects.bulk_create(
-                [
-                    Comment(
-                        id=row["id"],
-                        brand_id=row["brand"],
-                        room_id=row["room_id"],
-                        customer_id=row["customer"],
-                        text=row["text"],
-                        created_at=datetime.fromisoformat(row["at"]),
-                    )
-                    for row in rows
-                ],
-                ignore_conflicts=True,
-            )
-        written += len(rows)
+        with platform_scope():
+            written += _write_batch("comments", payloads, _comment_rows, store().queue_comments)
 
 
-def session_record(
+def session_payload(
     *, brand_id: int, room_id: int, customer_id, socket_id: str, source: dict, joined_at: float, left_at: float
-) -> None:
-    store().queue_sessions(
-        [
-            json.dumps(
-                {
-                    "brand": brand_id,
-                    "room": room_id,
-                    "customer": customer_id,
-                    "socket": socket_id,
-                    "joined": joined_at,
-                    "left": left_at,
-                    **{k: source.get(k) for k in ("kind", "scene", "festival_id", "costream_id", "referring_room_id")},
-                }
-            )
-        ]
+) -> str:
+    return json.dumps(
+        {
+            "brand": brand_id,
+            "room": room_id,
+            "customer": customer_id,
+            "socket": socket_id,
+            "joined": joined_at,
+            "left": left_at,
+            **{k: source.get(k) for k in ("kind", "scene", "festival_id", "costream_id", "referring_room_id")},
+        }
     )
+
+
+def session_record(**session) -> None:
+    store().queue_sessions([session_payload(**session)])
 
 
 def sessions_flush(limit: int = FLUSH_BATCH) -> int:
@@ -175,29 +241,32 @@ def sessions_flush(limit: int = FLUSH_BATCH) -> int:
         payloads = store().take_sessions(limit)
         if not payloads:
             return written
-        rows = [json.loads(payload) for payload in payloads]
-        with platform_scope(), _requeued_on_failure(store().queue_sessions, payloads):
-            ViewingSession.objects.bulk_create(
-                [
-                    ViewingSession(
-                        brand_id=r["brand"],
-                        room_id=r["room"],
-                        customer_id=r["customer"],
-                        socket_id=r["socket"],
-                        source_kind=r["kind"] or "",
-                        source_scene=r["scene"] or "",
-                        festival_id=r["festival_id"],
-                        costream_id=r["costream_id"],
-                        referring_room_id=r["referring_room_id"],
-                        joined_at=datetime.fromtimestamp(r["joined"], UTC),
-                        left_at=datetime.fromtimestamp(r["left"], UTC),
-                        seconds=max(int(r["left"] - r["joined"]), 0),
-                    )
-                    for r in rows
-                ],
-                ignore_conflicts=True,
+        with platform_scope():
+            written += _write_batch("sessions", payloads, _session_rows, store().queue_sessions)
+
+
+def _session_rows(payloads: list[str]) -> None:
+    rows = [json.loads(payload) for payload in payloads]
+    ViewingSession.objects.bulk_create(
+        [
+            ViewingSession(
+                brand_id=r["brand"],
+                room_id=r["room"],
+                customer_id=r["customer"],
+                socket_id=r["socket"],
+                source_kind=r["kind"] or "",
+                source_scene=r["scene"] or "",
+                festival_id=r["festival_id"],
+                costream_id=r["costream_id"],
+                referring_room_id=r["referring_room_id"],
+                joined_at=datetime.fromtimestamp(r["joined"], UTC),
+                left_at=datetime.fromtimestamp(r["left"], UTC),
+                seconds=max(int(r["left"] - r["joined"]), 0),
             )
-        written += len(rows)
+            for r in rows
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def product_click(*, brand: Brand, room_id, product_id, customer: Customer) -> None:
@@ -225,15 +294,18 @@ def product_clicks_flush(limit: int = FLUSH_BATCH) -> int:
         rows = store().take_product_clicks(limit)
         if not rows:
             return written
-        with platform_scope(), _requeued_on_failure(store().requeue_product_clicks, [row[:4] for row in rows]):
+        requeue = store().requeue_product_clicks
+        with platform_scope(), _requeued_on_failure(requeue, [row[:4] for row in rows]):
             rooms = set(LiveRoom.objects.filter(pk__in={r[1] for r in rows}).values_list("pk", "brand_id"))
             products = set(Product.objects.filter(pk__in={r[2] for r in rows}).values_list("pk", "brand_id"))
             customers = set(Customer.objects.filter(pk__in={r[3] for r in rows}).values_list("pk", "brand_id"))
-            kept = [r for r in rows if (r[1], r[0]) in rooms and (r[2], r[0]) in products and (r[3], r[0]) in customers]
-            with transaction.atomic():
-                for start in range(0, len(kept), UPSERT_ROWS):
-                    _raise_click_counts(kept[start : start + UPSERT_ROWS])
-        written += len(kept)
+        kept = [r for r in rows if (r[1], r[0]) in rooms and (r[2], r[0]) in products and (r[3], r[0]) in customers]
+        with platform_scope():
+            for start in range(0, len(kept), UPSERT_ROWS):
+                chunk = kept[start : start + UPSERT_ROWS]
+                written += _write_batch(
+                    "clicks", chunk, _raise_click_counts, lambda left, back=requeue: back([row[:4] for row in left])
+                )
 
 
 def _raise_click_counts(rows: list[tuple[int, int, int, int, int]]) -> None:
@@ -258,8 +330,12 @@ def counters_flush() -> int:
     rooms = sorted(live.take_dirty_rooms())
     if not rooms:
         return 0
-    totals, peaks = live.like_totals(rooms), live.peaks(rooms)
-    with platform_scope():
+    try:
+        totals, peaks = live.like_totals(rooms), live.peaks(rooms)
+    except UNAVAILABLE:
+        live.mark_dirty(rooms)
+        raise
+    with platform_scope(), _requeued_on_failure(live.mark_dirty, rooms):
         # The live store may have lost minutes the database kept (Redis flushed, the embedded
         # process restarted): merge the series, keeping the larger count of each minute.
         kept = dict(
@@ -276,8 +352,18 @@ def counters_flush() -> int:
             if room_id in peaks:
                 fields["peak_online"] = Greatest("peak_online", peaks[room_id])
             if fields:
-                LiveRoom.objects.filter(pk=room_id).update(**fields)
+                _write_batch("counters", [room_id], lambda ids, f=fields: _update_room(ids[0], f), live.mark_dirty)
     return len(rooms)
+
+
+def _update_room(room_id: int, fields: dict) -> None:
+    LiveRoom.objects.filter(pk=room_id).update(**fields)
+
+
+def saved_like_totals(room_ids) -> dict[int, int]:
+    """The like totals the database holds: where a room's count starts when the live store has none."""
+    with platform_scope():
+        return dict(LiveRoom.objects.filter(pk__in=list(room_ids)).values_list("pk", "like_total"))
 
 
 def live_flush() -> dict:

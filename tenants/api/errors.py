@@ -15,6 +15,7 @@ from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from tenants.errors import DomainError
+from tenants.redis import UNAVAILABLE
 
 logger = logging.getLogger("siyu.api")
 
@@ -96,6 +97,10 @@ def exception_handler(exc, context):
         status_code, code, message, fields = 404, "not_found", "Not found.", {}
     elif isinstance(exc, DjangoPermissionDenied):
         status_code, code, message, fields = 403, "permission_denied", "Permission denied.", {}
+    elif isinstance(exc, UNAVAILABLE):  # live state (clicks, lottery joins) needs Redis: retry later
+        logger.warning("Redis unreachable in %s", type(context.get("view")).__name__)
+        status_code, code, message, fields = 503, "realtime_unavailable", "Try again in a moment.", {}
+        headers["Retry-After"] = "5"
     else:
         view = context.get("view")
         logger.exception("Unhandled error in %s", type(view).__name__ if view else "API", exc_info=exc)

@@ -99,3 +99,52 @@ def live_store(request):
     if request.param == "local":
         return realtime.LocalStore()
     return realtime.RedisStore(settings.REDIS_URL)
+
+
+class ThrowawayRedis:
+    """A ``redis-server`` of the test's own on a free port (never the shared one), which the test
+    may stop and start again. No persistence: a restart loses everything, as a crash would."""
+
+    def __init__(self, tmp_path):
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = tmp_path
+        self.process = None
+
+    def start(self):
+        import subprocess
+        import time
+
+        import redis
+
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen([*command, "--dir", str(self.dir)], stdout=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                client.ping()
+                return self
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("the throwaway redis-server did not start")
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()  # as a crash: nothing saved
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path):
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server")
+    server = ThrowawayRedis(tmp_path).start()
+    yield server
+    server.stop()

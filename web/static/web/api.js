@@ -54,6 +54,7 @@ export function show(node, text) {
 
 // Close codes after which reconnecting cannot help (README, "Websocket").
 const FINAL = { 4403: "Not allowed in this room.", 4404: "No such room.", 4409: "The show is over." };
+const RETRY_LATER = 1013; // the server's live store is unreachable for a moment: reconnect, backing off
 const PING_EVERY = 15000;
 const PONG_WAIT = 10000;
 
@@ -73,12 +74,12 @@ export class RoomSocket {
     const socket = new WebSocket(this.url());
     this.socket = socket;
     socket.onopen = () => {
-      this.attempt = 0;
       this.onState("open");
       this.pinger = setInterval(() => this.ping(), PING_EVERY);
     };
     socket.onmessage = (message) => {
       const frame = JSON.parse(message.data);
+      if (frame.type === "snapshot") this.attempt = 0; // joined: a socket refused after opening (1013) keeps backing off
       if (frame.type === "pong") {
         clearTimeout(this.pongTimer);
         return;
@@ -93,8 +94,10 @@ export class RoomSocket {
         this.onState("closed", event.code, FINAL[event.code]);
         return;
       }
-      const delay = Math.min(10000, 500 * 2 ** this.attempt++);
-      this.onState("reconnecting", event.code, `Connection lost; reconnecting in ${Math.round(delay / 1000)} s…`);
+      // With jitter, so that the sockets a server closed at once (1013: live updates unavailable) do not return at once.
+      const delay = Math.min(10000, 500 * 2 ** this.attempt++) * (0.75 + Math.random() / 2);
+      const why = event.code === RETRY_LATER ? "Live updates paused" : "Connection lost";
+      this.onState("reconnecting", event.code, `${why}; reconnecting in ${Math.round(delay / 1000)} s…`);
       this.retry = setTimeout(() => this.connect(), delay);
     };
   }
