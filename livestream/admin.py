@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path, re_path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -15,6 +15,7 @@ from commerce.models import Product
 from coupons.models import CouponTemplate
 from guides.models import Guide
 from livestream import reports
+from livestream.api.reports import report_export
 from livestream.models import (
     Comment,
     CoStream,
@@ -120,7 +121,16 @@ class LiveRoomAdmin(BrandScopedAdmin):
 
     def get_urls(self):
         report = self.admin_site.admin_view(lambda request, object_id: room_report_view(self, request, object_id))
-        return [path("<path:object_id>/report/", report, name="livestream_liveroom_report"), *super().get_urls()]
+        export = self.admin_site.admin_view(
+            lambda request, object_id, kind: room_report_export_view(self, request, object_id, kind)
+        )
+        return [
+            path("<path:object_id>/report/", report, name="livestream_liveroom_report"),
+            re_path(
+                r"^(?P<object_id>[0-9]+)/report\.(?P<kind>csv|xlsx)$", export, name="livestream_liveroom_report_export"
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.display(description="report")
     def report_link(self, room):
@@ -417,6 +427,17 @@ def room_report_view(model_admin, request, object_id):
         "follow_ups": sent,
     }
     return TemplateResponse(request, "admin/livestream/liveroom/report.html", context)
+
+
+def room_report_export_view(model_admin, request, object_id, kind):
+    """The report's CSV or XLSX from the admin, with the admin's session (the console API's
+    export needs a token); the same file, of the room of the brand in scope only."""
+    room = model_admin.get_object(request, object_id)
+    if room is None or not model_admin.has_view_permission(request, room):
+        raise Http404("No such live room.")
+    with scoping.brand_scope(room.brand):
+        report = reports.room_report(brand=room.brand, room=room)
+    return report_export(report, brand=room.brand, kind=kind, name=f"{room.brand.slug}-room-{room.pk}-report")
 
 
 class FollowUpRecipientInline(ReadOnlyInline):

@@ -97,6 +97,7 @@ class InvalidNotification(Exception):
 
 class PaymentProvider(Protocol):
     name: str  # "wechatpay" or "sandbox"
+    mchid: str  # the merchant whose notifications we accept
 
     def prepay(self, request: PrepayRequest) -> PaymentParams: ...
 

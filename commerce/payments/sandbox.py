@@ -101,6 +101,7 @@ class SandboxKeys:
 
 class SandboxPayProvider:
     name = "sandbox"
+    mchid = SANDBOX_MCHID
 
     def __init__(
         self, keys: SandboxKeys | None = None, *, key_dir: Path | None = None, clock: protocol.Clock = protocol.utc_now
@@ -141,12 +142,18 @@ class SandboxPayProvider:
 
     # --- what WeChat Pay would POST to the notify URL ----------------------------------------------
     def payment_notification(
-        self, out_trade_no: str, amount: int, payer_openid: str, appid: str, transaction_id: str | None = None
+        self,
+        out_trade_no: str,
+        amount: int,
+        payer_openid: str,
+        appid: str,
+        transaction_id: str | None = None,
+        mchid: str = SANDBOX_MCHID,
     ) -> tuple[dict, bytes]:
         """The headers and body of a ``TRANSACTION.SUCCESS`` notification."""
         resource = {
             "appid": appid,
-            "mchid": SANDBOX_MCHID,
+            "mchid": mchid,
             "out_trade_no": out_trade_no,
             "transaction_id": transaction_id or f"sbx_tx_{out_trade_no}",
             "trade_type": "JSAPI",
@@ -168,12 +175,13 @@ class SandboxPayProvider:
         total: int,
         refund_id: str | None = None,
         status: str = "SUCCESS",
+        mchid: str = SANDBOX_MCHID,
     ) -> tuple[dict, bytes]:
         """The headers and body of a ``REFUND.<status>`` notification (SUCCESS, ABNORMAL or CLOSED)."""
         if status not in REFUND_EVENTS:
             raise ValueError(f"refund notifications are for {sorted(REFUND_EVENTS)}, not {status!r}")
         resource = {
-            "mchid": SANDBOX_MCHID,
+            "mchid": mchid,
             "out_trade_no": out_trade_no,
             "transaction_id": f"sbx_tx_{out_trade_no}",
             "out_refund_no": out_refund_no,

@@ -85,7 +85,13 @@ def close_open_payments(order: Order) -> None:
 
 def payment_notification_received(headers, body: bytes) -> None:
     """The provider's notification endpoint: verify, decrypt, apply once. Raises InvalidNotification."""
-    notification = payment_provider().parse_notification(headers, body)
+    provider = payment_provider()
+    notification = provider.parse_notification(headers, body)
+    # Signed and decrypted with our keys, it may still be about another merchant's trade (one
+    # platform certificate serves many merchants): only ours is applied.
+    if notification.mchid != provider.mchid:
+        logger.error("Notification for merchant %r, we are %r", notification.mchid, provider.mchid)
+        raise InvalidNotification("the notification is for another merchant")
     if notification.event_type.startswith("TRANSACTION."):
         _apply_payment(notification)
     elif notification.event_type.startswith("REFUND."):
@@ -104,6 +110,14 @@ def _apply_payment(notification: Notification) -> None:
     if notification.amount_total != payment.amount:
         logger.error("Payment %s amount %s != %s", payment.out_trade_no, notification.amount_total, payment.amount)
         raise InvalidNotification("amount does not match the order")
+    if notification.appid != payment.brand.appid:
+        logger.error(
+            "Payment %s paid in app %r, the brand's is %r",
+            payment.out_trade_no,
+            notification.appid,
+            payment.brand.appid,
+        )
+        raise InvalidNotification("the payment was made in another mini-program than the order's brand")
     refund_after = None
     with brand_scope(payment.brand), transaction.atomic():
         # The order's row first, then the payment's: expiry and cancellation lock them in that order

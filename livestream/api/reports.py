@@ -58,7 +58,8 @@ class BrandReportSerializer(ReportSerializer):
     rooms = serializers.ListField(child=serializers.DictField())
 
 
-def _export(report: dict, *, brand, kind: str, name: str):
+def report_export(report: dict, *, brand, kind: str, name: str):
+    """A report as a CSV (streamed) or XLSX download; the console API and the admin answer it alike."""
     if kind == "csv":
         response = StreamingHttpResponse(reports.report_csv(report, brand.tz), content_type="text/csv; charset=utf-8")
     else:
@@ -86,7 +87,7 @@ class RoomReportExportApi(ConsoleAPIView):
     )
     def get(self, request, room_id, kind):
         report = reports.room_report(brand=request.brand, room=selectors.get_room(room_id))
-        return _export(report, brand=request.brand, kind=kind, name=f"{request.brand.slug}-room-{room_id}-report")
+        return report_export(report, brand=request.brand, kind=kind, name=f"{request.brand.slug}-room-{room_id}-report")
 
 
 class RangeSerializer(serializers.Serializer):
@@ -126,7 +127,7 @@ class BrandReportExportApi(ConsoleAPIView):
     def get(self, request, kind):
         report, days = _brand_report(request)
         name = f"{request.brand.slug}-report-{days['start']}-{days['end']}"
-        return _export(report, brand=request.brand, kind=kind, name=name)
+        return report_export(report, brand=request.brand, kind=kind, name=name)
 
 
 # --- audience follow-up ---------------------------------------------------------------------------

@@ -58,6 +58,11 @@ def follow_up_create(
             )
         template = get_template(coupon_template_id) if coupon_template_id is not None else None
         guide = reports.segment_guide(guide_id) if guide_id is not None else None
+        customer_ids = list(reports.segment_customers(brand=brand, room=room, segment=segment, guide=guide))
+        if not customer_ids:  # a follow-up that reaches nobody is not a success to report
+            raise Conflict(
+                "empty_segment", "Nobody is in this segment: there is no one to follow up.", fields={"segment": segment}
+            )
         follow_up = FollowUp.objects.create(
             brand=brand,
             room=room,
@@ -67,18 +72,14 @@ def follow_up_create(
             message_text=message_text,
             created_by=staff,
         )
-        customer_ids = list(reports.segment_customers(brand=brand, room=room, segment=segment, guide=guide))
         FollowUpRecipient.objects.bulk_create(
             [FollowUpRecipient(brand=brand, follow_up=follow_up, customer_id=pk) for pk in customer_ids],
             batch_size=INSERT_BATCH,
             ignore_conflicts=True,
         )
         follow_up.recipient_count = len(customer_ids)
-        if not customer_ids:
-            follow_up.status, follow_up.finished_at = FollowUp.Status.DONE, timezone.now()
-        follow_up.save(update_fields=["recipient_count", "status", "finished_at"])
-        if customer_ids:
-            transaction.on_commit(lambda: send_follow_up.delay(follow_up.pk))
+        follow_up.save(update_fields=["recipient_count"])
+        transaction.on_commit(lambda: send_follow_up.delay(follow_up.pk))
         return follow_up
 
 

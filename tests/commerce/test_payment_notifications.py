@@ -104,6 +104,11 @@ def tamper_ciphertext(body):
     return json.dumps(envelope).encode()
 
 
+def paid_trade(order):
+    payment = Payment.unscoped.get(order=order)
+    return payment.out_trade_no, payment.amount, order.customer.openid, order.brand.appid
+
+
 def stale(order):
     provider = payment_provider()
     past = SandboxPayProvider(provider.keys, clock=lambda: protocol.utc_now() - timedelta(minutes=5, seconds=1))
@@ -140,6 +145,10 @@ UNTRUSTED = {
         "NOSUCHTRADE123", 20000, "o1", o.brand.appid
     ),
     "amount_does_not_match": lambda o: notify_paid(o, amount=1),
+    "another_merchant": lambda o: payment_provider().payment_notification(*paid_trade(o), mchid="1900000999"),
+    "another_brands_mini_program": lambda o: payment_provider().payment_notification(
+        *paid_trade(o)[:3], "wxanother0000001"
+    ),
     "not_json": lambda o: (lambda h, b: (resign(h, b"not json"), b"not json"))(*notify_paid(o)),
 }
 
@@ -248,10 +257,10 @@ def processing_refund(order, customer, operator, provider_answers_processing):
     return refund
 
 
-def refund_notification(refund, status="SUCCESS"):
+def refund_notification(refund, status="SUCCESS", **fields):
     payment = Payment.unscoped.get(order_id=refund.order_id, status="paid")
     return payment_provider().refund_notification(
-        payment.out_trade_no, refund.out_refund_no, refund.amount, payment.amount, status=status
+        payment.out_trade_no, refund.out_refund_no, refund.amount, payment.amount, status=status, **fields
     )
 
 
@@ -306,6 +315,12 @@ def test_an_unknown_refund_number_is_401(processing_refund):
     before = commerce_rows()
     assert_refused(deliver(*payment_provider().refund_notification(payment.out_trade_no, "RNOSUCH", 1, 20000)))
     assert commerce_rows() == before
+
+
+def test_a_refund_notification_of_another_merchant_is_401(processing_refund):
+    before = commerce_rows()
+    assert_refused(deliver(*refund_notification(processing_refund, mchid="1900000999")))
+    assert commerce_rows() == before and reload(processing_refund).status == "processing"
 
 
 def test_a_tampered_refund_notification_is_401(processing_refund):

@@ -110,6 +110,9 @@ def test_follow_up_refusals(brand, audience, console, other_brand):
     assert_error(
         console.post(path, {"segment": "bought", "coupon_template_id": rival_template.pk}), 404, "template_not_found"
     )
+    # Nobody bound to the guide subscribed and stayed away: a follow-up to no one is refused, not "sent".
+    nobody = {"segment": "subscribed_absent", "guide_id": audience["guide"].pk, "message_text": "hi"}
+    assert_error(console.post(path, nobody), 409, "empty_segment")
     with brand_scope(brand):
         assert not FollowUp.objects.exists()
 

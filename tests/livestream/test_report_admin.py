@@ -62,6 +62,22 @@ def test_another_brands_operator_cannot_open_the_report(brand, other_brand, show
         assert not FollowUp.objects.exists()
 
 
+def test_the_report_exports_download_with_the_admins_session(brand, other_brand, show, make_staff):  # noqa: F811
+    room = show["room"]
+    operator = admin_client(make_staff(brand, Membership.Role.OPERATOR))
+    page = operator.get(f"/admin/livestream/liveroom/{room.pk}/report/").content.decode()
+    for kind, content_type in (("csv", "text/csv"), ("xlsx", "application/vnd.openxmlformats")):
+        link = f"/admin/livestream/liveroom/{room.pk}/report.{kind}"
+        assert f'href="{link}"' in page  # was the console API's URL, which answers 401 without a token
+        download = operator.get(link)
+        assert download.status_code == 200 and download["Content-Type"].startswith(content_type)
+        body = b"".join(download.streaming_content) if download.streaming else download.content
+        assert (b"Silk scarf" in body) if kind == "csv" else body.startswith(b"PK")
+        rival = admin_client(make_staff(other_brand, Membership.Role.OPERATOR)).get(link)
+        assert rival.status_code in (302, 404) and b"Silk scarf" not in rival.content
+    assert Client().get(f"/admin/livestream/liveroom/{room.pk}/report.csv").status_code == 302  # to the login
+
+
 @pytest.mark.skipif(not shutil.which(CHROMIUM), reason="needs Chromium at /usr/bin/chromium")
 def test_report_page_draws_its_charts_in_a_real_browser(
     transactional_db,
