@@ -254,6 +254,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# The embedded default serves MEDIA_ROOT itself (the demo's pictures); in production a CDN or the
+# proxy serves uploaded media, so it is off once Redis is configured.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not REDIS_URL)
+# Where this Siyu is reached, for absolute links it prints or stores (the demo's picture URLs).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)

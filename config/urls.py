@@ -2,8 +2,9 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views import defaults
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from redis.asyncio import Redis as AsyncRedis
 
@@ -50,6 +51,10 @@ urlpatterns = [
     path(settings.ADMIN_URL_PATH, admin.site.urls),
     path("", include("web.urls")),
 ]
+if settings.SERVE_MEDIA:
+    urlpatterns.insert(
+        0, re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})
+    )
 
 
 def handler404(request, exception=None):

@@ -33,6 +33,14 @@ def fetch_image(url: str) -> Image.Image | None:
     """The picture at ``url``, or None when it cannot be had quickly (the poster does without)."""
     if not url:
         return None
+    local = _local_media(url)
+    if local is not None:  # our own media (the demo's pictures): read, not fetched from ourselves
+        try:
+            with Image.open(local) as image:
+                return image.convert("RGB")
+        except (UnidentifiedImageError, OSError) as exc:
+            logger.info("Poster image %s not used: %s", url, exc)
+            return None
     try:
         with httpx.stream("GET", url, timeout=settings.SHARE_POSTER_IMAGE_TIMEOUT, follow_redirects=True) as response:
             response.raise_for_status()
@@ -49,7 +57,22 @@ def fetch_image(url: str) -> Image.Image | None:
         return None
 
 
-def _font(size: int):
+def media_url(relative: str) -> str:
+    """The absolute URL of a file under MEDIA_ROOT."""
+    return f"{settings.SITE_URL}/{settings.MEDIA_URL.strip('/')}/{relative}"
+
+
+def _local_media(url: str) -> Path | None:
+    """The file in MEDIA_ROOT that ``url`` names, when it is one of our own media URLs."""
+    prefix = media_url("")
+    if not url.startswith(prefix):
+        return None
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / url.removeprefix(prefix)).resolve()
+    return path if path.is_relative_to(root) and path.is_file() else None
+
+
+def font(size: int):
     for path in FONT_CANDIDATES:
         if Path(path).exists():
             return ImageFont.truetype(path, size)
@@ -64,7 +87,7 @@ def _cover(image: Image.Image, width: int, height: int) -> Image.Image:
     return resized.crop((left, top, left + width, top + height))
 
 
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int, max_lines: int = 2) -> list[str]:
+def wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int, max_lines: int = 2) -> list[str]:
     lines, current = [], ""
     for char in text:
         if draw.textlength(current + char, font=font) > width:
@@ -85,13 +108,33 @@ def compose_poster(*, title: str, subtitle: str, code_png: bytes, image: Image.I
     draw = ImageDraw.Draw(poster)
     text_top = IMAGE_HEIGHT + MARGIN
     text_width = WIDTH - CODE_SIZE - 3 * MARGIN
-    title_font, subtitle_font = _font(40), _font(26)
-    for number, line in enumerate(_wrap(draw, title, title_font, text_width)):
+    title_font, subtitle_font = font(40), font(26)
+    for number, line in enumerate(wrap(draw, title, title_font, text_width)):
         draw.text((MARGIN, text_top + number * 54), line, fill=INK, font=title_font)
-    for number, line in enumerate(_wrap(draw, subtitle, subtitle_font, text_width)):
+    for number, line in enumerate(wrap(draw, subtitle, subtitle_font, text_width)):
         draw.text((MARGIN, text_top + 130 + number * 36), line, fill=INK, font=subtitle_font)
     code = Image.open(io.BytesIO(code_png)).convert("RGB").resize((CODE_SIZE, CODE_SIZE))
     poster.paste(code, (WIDTH - CODE_SIZE - MARGIN, HEIGHT - CODE_SIZE - MARGIN))
     buffer = io.BytesIO()
     poster.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# Soft backgrounds for pictures drawn without a photo, one per name (stable across runs).
+PALETTE = ((233, 216, 198), (214, 226, 220), (222, 214, 232), (240, 226, 204), (212, 222, 236))
+
+
+def label_image(text: str, width: int, height: int) -> bytes:
+    """A PNG picture of ``text`` (a product's or a room's name) on a plain background: the demo's
+    images, drawn here so that the demo needs no internet."""
+    image = Image.new("RGB", (width, height), PALETTE[sum(text.encode()) % len(PALETTE)])
+    draw = ImageDraw.Draw(image)
+    size = max(24, width // 12)
+    lines = wrap(draw, text, font(size), width - 2 * MARGIN, max_lines=3)
+    top = (height - len(lines) * size * 1.4) / 2
+    for number, line in enumerate(lines):
+        left = (width - draw.textlength(line, font=font(size))) / 2
+        draw.text((left, top + number * size * 1.4), line, fill=INK, font=font(size))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()

@@ -2,23 +2,28 @@
 a live room and an upcoming one, and customers. Safe to run again: it only adds what is missing."""
 
 from datetime import timedelta
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from commerce.models import Product
 from commerce.services import products as product_services
 from coupons.demo import seed_demo_coupons
 from guides import demo as guides_demo
 from guides.models import Guide, Store
+from guides.poster import label_image, media_url
 from livestream.models import LiveRoom
 from livestream.services import room_products, rooms
 from tenants.models import Brand, Customer, Membership
 from tenants.scoping import brand_scope
 
 PASSWORD = "siyu-demo-2026"
+OLD_PICTURES = "https://picsum.photos/"
 PLATFORM_USER = "platform"
 
 BRANDS = [
@@ -106,9 +111,21 @@ class Command(BaseCommand):
                     brand=brand, user=user, defaults={"name": f"{name} guide {n}", "store": store}
                 )
 
+    def picture(self, brand, name, width, height) -> str:
+        """A picture of ``name`` drawn into MEDIA_ROOT (once), and its URL: the demo runs offline."""
+        relative = Path("demo") / f"{brand.slug}-{slugify(name)}-{width}x{height}.png"
+        path = Path(settings.MEDIA_ROOT) / relative
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(label_image(name, width, height))
+        return media_url(relative.as_posix())
+
     def catalogue(self, brand):
         for name, category, price_type, price, price2, skus in PRODUCTS:
-            if Product.objects.filter(name=name).exists():
+            existing = Product.objects.filter(name=name).first()
+            if existing is not None:
+                if any(url.startswith(OLD_PICTURES) for url in existing.images):  # seeded before pictures were drawn
+                    Product.objects.filter(pk=existing.pk).update(images=[self.picture(brand, name, 600, 600)])
                 continue
             product = product_services.product_create(
                 brand=brand,
@@ -117,7 +134,7 @@ class Command(BaseCommand):
                 price_type=price_type,
                 price=price,
                 price2=price2,
-                images=[f"https://picsum.photos/seed/{brand.slug}-{category}/600/600"],
+                images=[self.picture(brand, name, 600, 600)],
                 skus=[
                     {"code": f"{brand.slug.upper()}-{code}", "spec": spec, "price": p, "stock": stock}
                     for code, spec, p, stock in skus
@@ -129,6 +146,9 @@ class Command(BaseCommand):
     def rooms(self, brand):
         product_ids = list(Product.objects.order_by("pk").values_list("pk", flat=True))
         soon = timezone.now() + timedelta(minutes=15)
+        LiveRoom.objects.filter(title="Autumn new arrivals", cover_image_url__startswith=OLD_PICTURES).update(
+            cover_image_url=self.picture(brand, "Autumn new arrivals", 750, 1000)
+        )
         if not LiveRoom.objects.filter(title="Autumn new arrivals").exists():
             live = rooms.room_create(
                 brand=brand,
@@ -136,7 +156,7 @@ class Command(BaseCommand):
                 anchor_name="Lin Xiao",
                 scheduled_start=soon,
                 scheduled_end=soon + timedelta(hours=3),
-                cover_image_url=f"https://picsum.photos/seed/{brand.slug}-live/750/1000",
+                cover_image_url=self.picture(brand, "Autumn new arrivals", 750, 1000),
             )
             room_products.room_products_add(brand=brand, room=live, product_ids=product_ids)
             rooms.room_start(brand=brand, room=live)
@@ -162,7 +182,7 @@ class Command(BaseCommand):
         demo = Brand.objects.get(slug="demo")
         with brand_scope(demo):
             live = LiveRoom.objects.get(title="Autumn new arrivals")
-        base = "http://127.0.0.1:8000"
+        base = settings.SITE_URL
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"""
   Web admin        {base}/admin/          platform / {PASSWORD}   (all brands)
