@@ -1,6 +1,14 @@
-"""Fixtures shared by every test: brands, principals and API clients for each audience."""
+"""Fixtures shared by every test: brands, principals and API clients for each audience.
+
+``SIYU_TEST_CLOCK=2026-12-04T16:05Z`` runs the whole suite on a clock that starts at that instant
+and ticks (time-machine): how CI proves the tests pass just after midnight in Asia/Shanghai, when
+"today" in the brand's zone is not today in UTC.
+"""
+
+import os
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
@@ -8,6 +16,9 @@ from rest_framework.test import APIClient
 from config.celery import app as celery_app
 from tenants.auth import CustomerAccessToken, staff_tokens
 from tenants.models import Brand, Customer, Membership
+
+if os.environ.get("SIYU_TEST_CLOCK"):
+    time_machine.travel(os.environ["SIYU_TEST_CLOCK"], tick=True).start()
 
 celery_app.conf.task_always_eager = True
 celery_app.conf.task_eager_propagates = True

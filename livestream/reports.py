@@ -12,6 +12,8 @@ import io
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import Avg, Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
@@ -32,6 +34,7 @@ from livestream.models import (
     Comment,
     FollowUp,
     LiveRoom,
+    ProductClick,
     ProductPush,
     ReminderSubscription,
     ViewingSession,
@@ -75,6 +78,32 @@ def _viewer_figures(sessions) -> dict:
     )
     figures["median_watch_seconds"] = round(sum(middle) / len(middle)) if middle else 0
     return figures
+
+
+def _customers_reached(querysets, *, per_room: bool = False):
+    """Distinct customers in any of these querysets (each of ``room_id``, ``customer_id``), in
+    one query: the whole, or per room. A step of the funnel counts whoever reached it or a later
+    step (a buyer who never opened a card still came, and still clicked through to buy), so
+    viewers ≥ clicked ≥ ordered ≥ paid at every minute, whatever has been flushed yet."""
+    parts, params = [], []
+    for queryset in querysets:
+        try:
+            sql, part_params = (
+                queryset.filter(customer_id__isnull=False).values("room_id", "customer_id").query.sql_with_params()
+            )
+        except EmptyResultSet:  # no rooms at all (an empty range): nobody reached
+            continue
+        parts.append(sql)
+        params.extend(part_params)
+    if not parts:
+        return {} if per_room else 0
+    union = " UNION ".join(parts)
+    with connection.cursor() as cursor:
+        if per_room:
+            cursor.execute(f"SELECT room_id, COUNT(*) FROM ({union}) reach GROUP BY room_id", params)
+            return dict(cursor.fetchall())
+        cursor.execute(f"SELECT COUNT(DISTINCT customer_id) FROM ({union}) reach", params)
+        return cursor.fetchone()[0]
 
 
 def _online_per_minute(sessions) -> dict[str, int]:
@@ -170,6 +199,11 @@ def _figures(brand: Brand, room_ids: list[int]) -> dict:
     )
 
     clicks = room_click_figures(brand=brand, room_ids=room_ids)
+    clicked_rows = ProductClick.objects.filter(brand=brand, room_id__in=room_ids)
+    order_rows = Order.objects.filter(brand=brand, room_id__in=room_ids)
+    viewers["unique_viewers"] = _customers_reached([sessions, clicked_rows, order_rows])
+    viewers["returning_customers"] = viewers["unique_viewers"] - viewers["new_customers"]
+    clickers = _customers_reached([clicked_rows, order_rows])
     products = defaultdict(lambda: {"quantity": 0, "amount": 0, "orders": 0, "clicks": 0, "clickers": 0})
     for row in orders["product_minutes"]:
         product = products[row["product_id"]]
@@ -203,7 +237,7 @@ def _figures(brand: Brand, room_ids: list[int]) -> dict:
         },
         "funnel": {
             "viewers": viewers["unique_viewers"],
-            "clicked": clicks["clickers"],
+            "clicked": clickers,
             "ordered": totals["customers_ordering"],
             "paid": totals["buyers"],
         },
@@ -220,6 +254,7 @@ def _figures(brand: Brand, room_ids: list[int]) -> dict:
         "_product_minutes": orders["product_minutes"],
         "_order_minutes": orders["per_minute"],
         "_sessions": sessions,
+        "_reach": (sessions, clicked_rows, order_rows),
     }
 
 
@@ -227,6 +262,7 @@ def room_report(*, brand: Brand, room: LiveRoom) -> dict:
     """Everything the post-show report shows for one room, per minute series and pushes included."""
     figures = _figures(brand, [room.pk])
     sessions = figures.pop("_sessions")
+    figures.pop("_reach")
     product_minutes = figures.pop("_product_minutes")
     order_minutes = {_minute_key(row["minute"]): row for row in figures.pop("_order_minutes")}
 
@@ -315,14 +351,8 @@ def brand_report(*, brand: Brand, start: datetime, end: datetime) -> dict:
     )
     room_ids = [room.pk for room in rooms]
     figures = _figures(brand, room_ids)
-    sessions = figures.pop("_sessions")
-    figures.pop("_product_minutes"), figures.pop("_order_minutes")
-    per_room_viewers = dict(
-        sessions.values("room_id")
-        .annotate(n=Count("customer_id", distinct=True))
-        .order_by()
-        .values_list("room_id", "n")
-    )
+    figures.pop("_sessions"), figures.pop("_product_minutes"), figures.pop("_order_minutes")
+    per_room_viewers = _customers_reached(figures.pop("_reach"), per_room=True)
     per_room_orders = room_order_headlines(brand=brand, room_ids=room_ids)
     empty = {"paid_orders": 0, "gmv": 0, "buyers": 0}
     figures["rooms"] = [

@@ -187,8 +187,9 @@ def test_a_viewer_clicks_a_product_and_the_report_counts_it(brand, room, make_cu
 
     with brand_scope(brand):
         report = reports.room_report(brand=brand, room=LiveRoom.objects.get(pk=room.pk))
-    assert report["funnel"]["clicked"] == 2
-    assert report["clicks"] == {"clicks": 4, "clickers": 2, "click_rate": 0.0}  # nobody's session is saved yet
+    # Nobody's session is saved yet, but whoever clicked was watching: the funnel never narrows upward.
+    assert report["funnel"]["viewers"] == report["funnel"]["clicked"] == 2
+    assert report["clicks"] == {"clicks": 4, "clickers": 2, "click_rate": 1.0}
     assert {row["product_id"]: (row["clicks"], row["clickers"]) for row in report["top_products"]} == {
         scarf: (3, 2),
         tea: (1, 1),

@@ -327,5 +327,5 @@ def test_the_room_report_runs_the_same_queries_however_big_the_show(
     assert report["lotteries"]["totals"]["entries"] == 7 + 10 and more.pk in {
         row["id"] for row in report["lotteries"]["rows"]
     }
-    assert report["funnel"]["clicked"] == 2 + 10 and report["group_buys"]["totals"]["paid_orders"] == 4 + 10
+    assert report["funnel"]["clicked"] == 3 + 10 and report["group_buys"]["totals"]["paid_orders"] == 4 + 10
     assert report["bargains"]["totals"]["helps"] == 3 + 10
