@@ -12,6 +12,7 @@ from livestream.models import LiveRoom
 from tenants.api.base import ConsoleAPIView, CustomerAPIView
 from tenants.api.fields import IdField, StrictIntegerField
 from tenants.errors import NotFound
+from tenants.schema import error_codes
 
 MP_TAGS = ["mp: group buys and bargains"]
 CONSOLE_TAGS = ["console: group buys and bargains"]
@@ -203,6 +204,7 @@ class MpGroupJoinApi(CustomerAPIView):
     class InputSerializer(OrderInputSerializer):
         sharer_id = IdField(required=False, allow_null=True, default=None, help_text="The member who shared it.")
 
+    @error_codes({409: ["group_already_joined"]})
     @extend_schema(
         request=InputSerializer, responses={201: GroupOrderSerializer}, tags=MP_TAGS, parameters=[IDEMPOTENCY]
     )
@@ -240,6 +242,7 @@ class ConsoleGroupBuyListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @error_codes({404: ["sku_not_found"]})
     @extend_schema(request=InputSerializer, responses={201: GroupBuyOfferSerializer}, tags=CONSOLE_TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -395,6 +398,7 @@ class MpBargainDetailApi(CustomerAPIView):
 class MpBargainHelpApi(CustomerAPIView):
     """Cut a friend's bargain, once."""
 
+    @error_codes({409: ["bargain_already_helped"]})
     @extend_schema(request=None, responses={201: HelpResultSerializer}, tags=MP_TAGS)
     def post(self, request, bargain_id):
         help_ = bargains.bargain_help(

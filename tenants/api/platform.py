@@ -7,6 +7,7 @@ from tenants import services
 from tenants.api.base import PlatformAPIView
 from tenants.errors import NotFound
 from tenants.models import Brand
+from tenants.schema import error_codes
 
 
 class BrandSerializer(serializers.ModelSerializer):
@@ -67,6 +68,7 @@ class PlatformBrandSuspendApi(PlatformAPIView):
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=200, required=False, default="")
 
+    @error_codes({409: ["already_suspended"]})
     @extend_schema(request=InputSerializer, responses={200: BrandSerializer}, tags=["platform"])
     def post(self, request, brand_id):
         data = self.InputSerializer(data=request.data)
