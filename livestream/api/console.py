@@ -21,7 +21,7 @@ TAGS = ["console: rooms"]
 
 
 class RoomSerializer(serializers.ModelSerializer):
-    host_store_id = serializers.IntegerField(read_only=True)
+    host_store_id = serializers.IntegerField(read_only=True, allow_null=True)
     pushed_product_id = serializers.SerializerMethodField()
     push_url = serializers.SerializerMethodField()
 
