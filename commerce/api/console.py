@@ -232,7 +232,7 @@ class ConsoleSkuStockApi(ConsoleAPIView):
     class InputSerializer(serializers.Serializer):
         delta = StrictIntegerField(help_text="Positive to add, negative to take away.")
 
-    @error_codes({409: ["insufficient_stock"]})
+    @error_codes({409: ["insufficient_stock", "stock_limit_exceeded"]})
     @extend_schema(request=InputSerializer, responses={200: ConsoleSkuSerializer}, tags=["console"])
     def post(self, request, sku_id):
         sku = selectors.sku_get(brand=request.brand, sku_id=sku_id)

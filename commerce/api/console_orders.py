@@ -208,7 +208,7 @@ class ConsoleRefundDecisionApi(ConsoleAPIView):
     class InputSerializer(serializers.Serializer):
         note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
-    @error_codes({409: ["invalid_transition"]})
+    @error_codes({409: ["invalid_transition"], 502: ["payment_rejected", "payment_unavailable", "payment_unverified"]})
     @extend_schema(request=InputSerializer, responses={200: RefundSerializer}, tags=TAGS)
     def post(self, request, refund_id):
         data = self.InputSerializer(data=request.data)

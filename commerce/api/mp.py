@@ -348,7 +348,12 @@ class MpOrderPayApi(CustomerAPIView):
         out_trade_no = serializers.CharField()
         params = serializers.DictField(help_text="timeStamp, nonceStr, package, signType, paySign")
 
-    @error_codes({409: ["invalid_transition", "order_expired"]})
+    @error_codes(
+        {
+            409: ["invalid_transition", "order_expired"],
+            502: ["payment_rejected", "payment_unavailable", "payment_unverified"],
+        }
+    )
     @extend_schema(request=None, responses={200: OutputSerializer}, tags=TAGS)
     def post(self, request, order_id):
         order = orders.get_order(order_id, customer=request.customer)
@@ -359,6 +364,7 @@ class MpOrderSandboxPayApi(CustomerAPIView):
     """Sandbox only: act as if the customer paid in WeChat. A signed payment notification is
     delivered to the same notification code as WeChat Pay's. 404 with the real provider."""
 
+    @error_codes({409: ["no_payment_started"]})
     @extend_schema(request=None, responses={200: OrderSerializer}, tags=TAGS)
     def post(self, request, order_id):
         order = orders.get_order(order_id, customer=request.customer)
@@ -384,7 +390,11 @@ class MpOrderRefundApi(CustomerAPIView):
         lines = serializers.ListField(child=serializers.DictField())
 
     @error_codes(
-        {400: ["invalid_quantity"], 404: ["line_not_found"], 409: ["invalid_transition", "refund_in_progress"]}
+        {
+            400: ["invalid_quantity"],
+            404: ["line_not_found"],
+            409: ["group_not_complete", "invalid_transition", "not_paid", "nothing_to_refund", "refund_in_progress"],
+        }
     )
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, tags=TAGS)
     def post(self, request, order_id):

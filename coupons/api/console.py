@@ -135,7 +135,10 @@ class RoomDropListCreateApi(ConsoleAPIView):
         return Response(DropSerializer(drops, many=True).data)
 
     @error_codes(
-        {404: ["template_not_found"], 409: ["not_enough_coupons", "room_not_live", "template_store_exclusive"]}
+        {
+            404: ["template_not_found"],
+            409: ["not_enough_coupons", "room_not_live", "template_retired", "template_store_exclusive"],
+        }
     )
     @extend_schema(request=InputSerializer, responses={201: DropSerializer}, tags=TAGS)
     def post(self, request, room_id):

@@ -48,7 +48,7 @@ class GuideCouponIssueApi(GuideAPIView):
         {
             403: ["not_a_guide"],
             404: ["customer_not_found", "template_not_found"],
-            409: ["customer_not_bound", "template_not_store_coupon"],
+            409: ["coupon_sold_out", "customer_not_bound", "template_not_store_coupon", "template_retired"],
         }
     )
     @extend_schema(request=InputSerializer, responses={201: CouponSerializer}, tags=TAGS)

@@ -126,8 +126,10 @@ class MpCouponClaimApi(CustomerAPIView):
                 "coupon_limit_reached",
                 "coupon_members_only",
                 "coupon_new_customers_only",
+                "coupon_sold_out",
                 "template_expired",
                 "template_not_claimable",
+                "template_retired",
             ],
         }
     )
@@ -153,7 +155,18 @@ class MpRoomDropListApi(CustomerAPIView):
 class MpDropClaimApi(CustomerAPIView):
     """Claim one coupon of a live-room drop: first come, first served, one per viewer."""
 
-    @error_codes({409: ["coupon_limit_reached", "drop_already_claimed", "drop_closed", "drop_sold_out"]})
+    @error_codes(
+        {
+            409: [
+                "coupon_limit_reached",
+                "coupon_sold_out",
+                "drop_already_claimed",
+                "drop_closed",
+                "drop_sold_out",
+                "template_retired",
+            ]
+        }
+    )
     @extend_schema(request=None, responses={201: CouponSerializer}, tags=TAGS)
     def post(self, request, drop_id):
         coupon = services.coupon_drop_claim(brand=request.brand, customer=request.customer, drop_id=drop_id)

@@ -89,7 +89,7 @@ class GuideShareListCreateApi(GuideAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @error_codes({404: ["product_not_found"]})
+    @error_codes({404: ["product_not_found"], 409: ["guide_inactive"], 502: ["wechat_error", "wechat_unavailable"]})
     @extend_schema(request=InputSerializer, responses={200: ShareSerializer, 201: ShareSerializer}, tags=TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -252,6 +252,7 @@ class GuideFollowUpListApi(GuideAPIView, generics.ListAPIView):
         guide = selectors.guide_of(self.request.user)
         return reports.guide_follow_up_list(brand=self.request.brand, guide=guide, room_id=room_id and int(room_id))
 
+    @error_codes({400: ["invalid_room_id"]})
     @extend_schema(tags=TAGS, parameters=[OpenApiParameter("room_id", int, description="Only this show.")])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

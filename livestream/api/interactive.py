@@ -403,7 +403,12 @@ class MpGiftBoxOpenApi(CustomerAPIView):
     """Open the box once (201); opening it again answers the same prize (200). 409
     ``gift_box_not_yet`` (watch longer: ``fields`` say how long), ``gift_box_stopped``."""
 
-    @error_codes({409: ["gift_box_not_yet", "gift_box_stopped"], 429: ["gift_box_rate_limited"]})
+    @error_codes(
+        {
+            409: ["coupon_sold_out", "gift_box_not_yet", "gift_box_stopped", "template_retired"],
+            429: ["gift_box_rate_limited"],
+        }
+    )
     @extend_schema(request=None, responses={200: OpeningSerializer, 201: OpeningSerializer}, tags=MP_TAGS)
     def post(self, request, room_id, box_id):
         box = gift_boxes.get_box(room=selectors.get_room(room_id), box_id=box_id)

@@ -203,7 +203,7 @@ class MpProductClickApi(CustomerAPIView):
     class InputSerializer(serializers.Serializer):
         product = IdField(help_text="The product's id.")
 
-    @error_codes({404: ["product_not_in_room"]})
+    @error_codes({404: ["product_not_in_room"], 429: ["click_rate_limited"]})
     @extend_schema(request=InputSerializer, responses={202: None}, tags=TAGS)
     def post(self, request, room_id):
         data = self.InputSerializer(data=request.data)

@@ -197,7 +197,13 @@ class RoomFollowUpsApi(ConsoleAPIView):
         rows = FollowUp.objects.filter(room=room).order_by("-created_at", "-pk")[:100]
         return Response(FollowUpSerializer(rows, many=True).data)
 
-    @error_codes({400: ["nothing_to_send"], 404: ["template_not_found"], 409: ["empty_segment"]})
+    @error_codes(
+        {
+            400: ["invalid_segment", "nothing_to_send"],
+            404: ["template_not_found"],
+            409: ["empty_segment", "room_not_started"],
+        }
+    )
     @extend_schema(tags=TAGS, request=FollowUpInputSerializer, responses={201: FollowUpSerializer})
     def post(self, request, room_id):
         room = selectors.get_room(room_id)

@@ -99,7 +99,9 @@ class StaffInvitationAcceptApi(APIView):
     class InputSerializer(serializers.Serializer):
         code = serializers.CharField(max_length=64)
 
-    @error_codes({401: ["not_authenticated"], 404: ["invitation_not_found"], 409: ["already_a_member"]})
+    @error_codes(
+        {401: ["not_authenticated"], 404: ["invitation_not_found"], 409: ["already_a_member", "platform_account"]}
+    )
     @extend_schema(request=InputSerializer, responses={201: StaffBrandSerializer}, tags=["staff"])
     def post(self, request):
         require_authenticated(request.user)

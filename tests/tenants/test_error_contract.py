@@ -1,6 +1,7 @@
 """The OpenAPI schema documents every operation's error answers (tenants.schema), and the suite
 fails a test whose view answers a code its operation does not list (tests/contract_errors.py)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,40 @@ def test_the_check_runs_for_every_test(anon):
     from rest_framework.views import APIView
 
     assert getattr(APIView.finalize_response, "checks_errors", False)
+
+
+# Raised for the room's websocket only: answered as an ``error`` frame, never on REST.
+WEBSOCKET_ONLY = {"comment_blocked", "comment_empty", "comment_rate_limited", "comment_too_long", "comments_disabled"}
+DOMAIN_ERRORS = (
+    r"\b(?:InvalidInput|NotAuthenticated|Forbidden|NotFound|Conflict|RateLimited|UpstreamError)\(\s*\"(\w+)\""
+)
+
+
+def raised_codes():
+    """Every code the application's code raises as a domain error, by the file that raises it."""
+    raised = {}
+    for path in ROOT.glob("*/**/*.py"):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith((".venv/", "tests/", "bench/")) or "/migrations/" in relative:
+            continue
+        for code in re.findall(DOMAIN_ERRORS, path.read_text()):
+            raised.setdefault(code, relative)
+    return raised
+
+
+def test_every_code_the_services_raise_is_listed_by_an_operation(schema):
+    """Catches a code no test provokes yet: a new ``raise Conflict("new_code")`` must be declared
+    (@error_codes) on the operations that can answer it before the suite passes."""
+    documented = {
+        code
+        for item in schema["paths"].values()
+        for operation in item.values()
+        for response in operation["responses"].values()
+        for code in response.get("content", {}).get("application/json", {}).get("examples", {})
+    }
+    raised = raised_codes()
+    assert len(raised) > 150
+    missing = {code: where for code, where in raised.items() if code not in documented | WEBSOCKET_ONLY}
+    assert not missing, missing
+    assert set(raised) >= WEBSOCKET_ONLY
+    assert not WEBSOCKET_ONLY & documented
