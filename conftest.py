@@ -37,6 +37,14 @@ def clear_cache():
         cache.clear()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _error_answers_are_documented():
+    """An API error that its OpenAPI operation does not list fails the test (tests/contract_errors.py)."""
+    from tests.contract_errors import install
+
+    install()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     clear_cache()

@@ -14,6 +14,7 @@ from commerce.services import products as services
 from tenants.api.base import ConsoleAPIView
 from tenants.api.fields import StrictIntegerField
 from tenants.api.filters import BrandFilterSet
+from tenants.schema import error_codes
 
 
 class ConsoleSkuSerializer(serializers.ModelSerializer):
@@ -103,6 +104,7 @@ class ConsoleProductListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @error_codes({400: ["discount_not_lower", "price_range_inverted"], 409: ["sku_code_taken"]})
     @extend_schema(request=InputSerializer, responses={201: ConsoleProductSerializer}, tags=["console"])
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -130,6 +132,7 @@ class ConsoleProductDetailApi(ConsoleAPIView):
     def get(self, request, product_id):
         return Response(product_data(selectors.product_get(brand=request.brand, product_id=product_id)))
 
+    @error_codes({400: ["price_range_inverted"], 409: ["product_archived"]})
     @extend_schema(
         request=InputSerializer,
         responses={200: ConsoleProductSerializer},
@@ -156,6 +159,7 @@ class ConsoleProductShelfApi(ConsoleAPIView):
     class InputSerializer(serializers.Serializer):
         on_shelf = serializers.BooleanField()
 
+    @error_codes({409: ["product_archived"]})
     @extend_schema(request=InputSerializer, responses={200: ConsoleProductSerializer}, tags=["console"])
     def post(self, request, product_id):
         product = selectors.product_get(brand=request.brand, product_id=product_id)
@@ -172,6 +176,7 @@ class ConsoleProductAuditApi(ConsoleAPIView):
         approve = serializers.BooleanField()
         reason = serializers.CharField(required=False, allow_blank=True, default="")
 
+    @error_codes({400: ["reason_required"], 409: ["not_pending"]})
     @extend_schema(request=InputSerializer, responses={200: ConsoleProductSerializer}, tags=["console"])
     def post(self, request, product_id):
         product = selectors.product_get(brand=request.brand, product_id=product_id)
@@ -194,6 +199,7 @@ class ConsoleProductArchiveApi(ConsoleAPIView):
 class ConsoleProductSkuCreateApi(ConsoleAPIView):
     """Add a SKU to a product."""
 
+    @error_codes({409: ["sku_code_taken"]})
     @extend_schema(request=SkuInputSerializer, responses={201: ConsoleSkuSerializer}, tags=["console"])
     def post(self, request, product_id):
         product = selectors.product_get(brand=request.brand, product_id=product_id)
@@ -226,6 +232,7 @@ class ConsoleSkuStockApi(ConsoleAPIView):
     class InputSerializer(serializers.Serializer):
         delta = StrictIntegerField(help_text="Positive to add, negative to take away.")
 
+    @error_codes({409: ["insufficient_stock", "stock_limit_exceeded"]})
     @extend_schema(request=InputSerializer, responses={200: ConsoleSkuSerializer}, tags=["console"])
     def post(self, request, sku_id):
         sku = selectors.sku_get(brand=request.brand, sku_id=sku_id)

@@ -18,6 +18,7 @@ from tenants.api.fields import IdField, StrictIntegerField
 from tenants.api.filters import BrandFilterSet
 from tenants.errors import NotFound
 from tenants.models import Customer
+from tenants.schema import error_codes
 
 TAGS = ["console: orders"]
 
@@ -133,6 +134,7 @@ class ConsoleOrderListApi(ConsoleAPIView, generics.ListAPIView):
 class ConsoleOrderExportApi(ConsoleAPIView):
     """The filtered orders as CSV, one row per line, streamed (any number of orders)."""
 
+    @error_codes({400: ["invalid"]})
     @extend_schema(tags=TAGS, responses={200: OpenApiResponse(description="text/csv")})
     def get(self, request):
         orders_filter = OrderFilter(request.query_params, queryset=selectors.console_orders())
@@ -166,6 +168,7 @@ class ConsoleOrderShipApi(ConsoleAPIView):
         carrier = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
         tracking_number = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
+    @error_codes({400: ["tracking_required"], 409: ["invalid_transition"]})
     @extend_schema(request=InputSerializer, responses={200: ConsoleOrderSerializer}, tags=TAGS)
     def post(self, request, order_id):
         data = self.InputSerializer(data=request.data)
@@ -205,6 +208,7 @@ class ConsoleRefundDecisionApi(ConsoleAPIView):
     class InputSerializer(serializers.Serializer):
         note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
+    @error_codes({409: ["invalid_transition"], 502: ["payment_rejected", "payment_unavailable", "payment_unverified"]})
     @extend_schema(request=InputSerializer, responses={200: RefundSerializer}, tags=TAGS)
     def post(self, request, refund_id):
         data = self.InputSerializer(data=request.data)
@@ -262,6 +266,7 @@ class ConsoleFlashSaleListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @error_codes({404: ["room_not_found", "sku_not_found"]})
     @extend_schema(request=InputSerializer, responses={201: ConsoleFlashSaleSerializer}, tags=TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)

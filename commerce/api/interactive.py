@@ -12,6 +12,7 @@ from livestream.models import LiveRoom
 from tenants.api.base import ConsoleAPIView, CustomerAPIView
 from tenants.api.fields import IdField, StrictIntegerField
 from tenants.errors import NotFound
+from tenants.schema import error_codes
 
 MP_TAGS = ["mp: group buys and bargains"]
 CONSOLE_TAGS = ["console: group buys and bargains"]
@@ -171,6 +172,19 @@ class MpGroupBuyListApi(CustomerAPIView, generics.ListAPIView):
 class MpGroupStartApi(CustomerAPIView):
     """Start a group: an order for your seat at the group price. Pay it, then share the group."""
 
+    @error_codes(
+        {
+            409: [
+                "coupon_not_allowed",
+                "group_buy_ended",
+                "group_buy_limit_reached",
+                "group_buy_not_started",
+                "group_buy_stopped",
+                "group_new_customers_only",
+            ],
+            429: ["group_join_rate_limited"],
+        }
+    )
     @extend_schema(
         request=OrderInputSerializer, responses={201: GroupOrderSerializer}, tags=MP_TAGS, parameters=[IDEMPOTENCY]
     )
@@ -203,6 +217,24 @@ class MpGroupJoinApi(CustomerAPIView):
     class InputSerializer(OrderInputSerializer):
         sharer_id = IdField(required=False, allow_null=True, default=None, help_text="The member who shared it.")
 
+    @error_codes(
+        {
+            404: ["sharer_not_found"],
+            409: [
+                "coupon_not_allowed",
+                "group_already_joined",
+                "group_buy_ended",
+                "group_buy_limit_reached",
+                "group_buy_not_started",
+                "group_buy_stopped",
+                "group_expired",
+                "group_full",
+                "group_new_customers_only",
+                "group_not_open",
+            ],
+            429: ["group_join_rate_limited"],
+        }
+    )
     @extend_schema(
         request=InputSerializer, responses={201: GroupOrderSerializer}, tags=MP_TAGS, parameters=[IDEMPOTENCY]
     )
@@ -240,6 +272,7 @@ class ConsoleGroupBuyListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @error_codes({404: ["sku_not_found"]})
     @extend_schema(request=InputSerializer, responses={201: GroupBuyOfferSerializer}, tags=CONSOLE_TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -373,6 +406,7 @@ class MpBargainOfferListApi(CustomerAPIView, generics.ListAPIView):
 class MpBargainStartApi(CustomerAPIView):
     """Start a bargain on an offer, then share it for friends to cut."""
 
+    @error_codes({409: ["bargain_already_started", "bargain_offer_closed", "bargain_offer_stopped"]})
     @extend_schema(request=None, responses={201: BargainSerializer}, tags=MP_TAGS)
     def post(self, request, offer_id):
         bargain = bargains.bargain_start(
@@ -395,6 +429,12 @@ class MpBargainDetailApi(CustomerAPIView):
 class MpBargainHelpApi(CustomerAPIView):
     """Cut a friend's bargain, once."""
 
+    @error_codes(
+        {
+            409: ["bargain_already_helped", "bargain_at_floor", "bargain_closed", "bargain_daily_limit", "bargain_own"],
+            429: ["bargain_help_rate_limited"],
+        }
+    )
     @extend_schema(request=None, responses={201: HelpResultSerializer}, tags=MP_TAGS)
     def post(self, request, bargain_id):
         help_ = bargains.bargain_help(
@@ -407,6 +447,7 @@ class MpBargainHelpApi(CustomerAPIView):
 class MpBargainBuyApi(CustomerAPIView):
     """Order your bargain's product at the price reached (once)."""
 
+    @error_codes({409: ["bargain_closed", "coupon_not_allowed"]})
     @extend_schema(
         request=OrderInputSerializer, responses={201: OrderSerializer}, tags=MP_TAGS, parameters=[IDEMPOTENCY]
     )

@@ -11,6 +11,7 @@ from commerce.services import orders, payments
 from tenants.api.base import CustomerAPIView
 from tenants.api.fields import MAX_ID, IdField, StrictIntegerField
 from tenants.errors import InvalidInput
+from tenants.schema import error_codes
 
 TAGS = ["mp: orders"]
 
@@ -192,6 +193,34 @@ class MpOrderListCreateApi(CustomerAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @error_codes(
+        {
+            400: ["empty_cart", "invalid_address", "invalid_quantity", "invalid_source"],
+            404: ["coupon_not_found", "flash_sale_not_found", "room_not_found", "sku_not_found", "store_not_found"],
+            409: [
+                "coupon_expired",
+                "coupon_in_store_only",
+                "coupon_in_use",
+                "coupon_min_spend_not_met",
+                "coupon_not_applicable",
+                "coupon_not_yet_valid",
+                "coupon_used",
+                "flash_sale_ended",
+                "flash_sale_limit_reached",
+                "flash_sale_members_only",
+                "flash_sale_new_customers_only",
+                "flash_sale_not_started",
+                "flash_sale_room_only",
+                "flash_sale_sold_out",
+                "flash_sale_withdrawn",
+                "idempotency_key_reused",
+                "out_of_stock",
+                "product_not_in_room",
+                "product_unavailable",
+                "room_not_selling",
+            ],
+        }
+    )
     @extend_schema(
         request=InputSerializer,
         responses={201: OrderSerializer, 200: OrderSerializer},
@@ -291,6 +320,7 @@ class MpOrderDetailApi(CustomerAPIView):
 class MpOrderCancelApi(CustomerAPIView):
     """Cancel an unpaid order; its stock comes back."""
 
+    @error_codes({409: ["invalid_transition"]})
     @extend_schema(request=None, responses={200: OrderSerializer}, tags=TAGS)
     def post(self, request, order_id):
         order = orders.get_order(order_id, customer=request.customer)
@@ -301,6 +331,7 @@ class MpOrderCancelApi(CustomerAPIView):
 class MpOrderConfirmApi(CustomerAPIView):
     """Confirm receipt of a shipped order."""
 
+    @error_codes({409: ["invalid_transition"]})
     @extend_schema(request=None, responses={200: OrderSerializer}, tags=TAGS)
     def post(self, request, order_id):
         order = orders.get_order(order_id, customer=request.customer)
@@ -317,6 +348,12 @@ class MpOrderPayApi(CustomerAPIView):
         out_trade_no = serializers.CharField()
         params = serializers.DictField(help_text="timeStamp, nonceStr, package, signType, paySign")
 
+    @error_codes(
+        {
+            409: ["invalid_transition", "order_expired"],
+            502: ["payment_rejected", "payment_unavailable", "payment_unverified"],
+        }
+    )
     @extend_schema(request=None, responses={200: OutputSerializer}, tags=TAGS)
     def post(self, request, order_id):
         order = orders.get_order(order_id, customer=request.customer)
@@ -327,6 +364,7 @@ class MpOrderSandboxPayApi(CustomerAPIView):
     """Sandbox only: act as if the customer paid in WeChat. A signed payment notification is
     delivered to the same notification code as WeChat Pay's. 404 with the real provider."""
 
+    @error_codes({409: ["no_payment_started"]})
     @extend_schema(request=None, responses={200: OrderSerializer}, tags=TAGS)
     def post(self, request, order_id):
         order = orders.get_order(order_id, customer=request.customer)
@@ -351,6 +389,13 @@ class MpOrderRefundApi(CustomerAPIView):
         amount = serializers.IntegerField()
         lines = serializers.ListField(child=serializers.DictField())
 
+    @error_codes(
+        {
+            400: ["invalid_quantity"],
+            404: ["line_not_found"],
+            409: ["group_not_complete", "invalid_transition", "not_paid", "nothing_to_refund", "refund_in_progress"],
+        }
+    )
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, tags=TAGS)
     def post(self, request, order_id):
         data = self.InputSerializer(data=request.data)

@@ -12,6 +12,7 @@ from livestream.selectors import get_room
 from tenants.api.base import ConsoleAPIView
 from tenants.api.fields import IdField, StrictIntegerField
 from tenants.errors import InvalidInput
+from tenants.schema import error_codes
 
 TAGS = ["console: coupons"]
 
@@ -87,6 +88,7 @@ class TemplateListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @error_codes({404: ["product_not_found", "store_not_found"]})
     @extend_schema(request=TemplateInputSerializer, responses={201: TemplateSerializer}, tags=TAGS)
     def post(self, request):
         data = TemplateInputSerializer(data=request.data)
@@ -101,6 +103,7 @@ class TemplateDetailApi(ConsoleAPIView):
         template = services.get_template(template_id)
         return Response(TemplateSerializer(template).data)
 
+    @error_codes({409: ["template_in_use"]})
     @extend_schema(request=TemplateInputSerializer(partial=True), responses={200: TemplateSerializer}, tags=TAGS)
     def patch(self, request, template_id):
         template = services.get_template(template_id)
@@ -131,6 +134,12 @@ class RoomDropListCreateApi(ConsoleAPIView):
         drops = CouponDrop.objects.filter(room=get_room(room_id)).select_related("template").order_by("-pk")
         return Response(DropSerializer(drops, many=True).data)
 
+    @error_codes(
+        {
+            404: ["template_not_found"],
+            409: ["not_enough_coupons", "room_not_live", "template_retired", "template_store_exclusive"],
+        }
+    )
     @extend_schema(request=InputSerializer, responses={201: DropSerializer}, tags=TAGS)
     def post(self, request, room_id):
         data = self.InputSerializer(data=request.data)
@@ -263,6 +272,7 @@ class ReferralProgramApi(ConsoleAPIView):
         program = ReferralProgram.objects.first() or ReferralProgram(brand=request.brand)
         return Response(ReferralProgramSerializer(program).data)
 
+    @error_codes({404: ["template_not_found"]})
     @extend_schema(request=InputSerializer, responses={200: ReferralProgramSerializer}, tags=TAGS)
     def put(self, request):
         data = self.InputSerializer(data=request.data)

@@ -11,6 +11,7 @@ from guides.models import Guide
 from tenants.api.base import GuideAPIView
 from tenants.api.fields import IdField
 from tenants.errors import Forbidden
+from tenants.schema import error_codes
 
 TAGS = ["guide: coupons"]
 
@@ -43,6 +44,13 @@ class GuideCouponIssueApi(GuideAPIView):
         template_id = IdField()
         customer_id = IdField()
 
+    @error_codes(
+        {
+            403: ["not_a_guide"],
+            404: ["customer_not_found", "template_not_found"],
+            409: ["coupon_sold_out", "customer_not_bound", "template_not_store_coupon", "template_retired"],
+        }
+    )
     @extend_schema(request=InputSerializer, responses={201: CouponSerializer}, tags=TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -57,6 +65,21 @@ class GuideCouponRedeemApi(GuideAPIView):
     class InputSerializer(serializers.Serializer):
         code = serializers.CharField(max_length=200)
 
+    @error_codes(
+        {
+            400: ["invalid_code"],
+            403: ["guide_without_store"],
+            404: ["coupon_not_found"],
+            409: [
+                "code_expired",
+                "coupon_expired",
+                "coupon_in_use",
+                "coupon_online_only",
+                "coupon_used",
+                "coupon_wrong_store",
+            ],
+        }
+    )
     @extend_schema(request=InputSerializer, responses={201: RedemptionSerializer}, tags=TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -76,6 +99,7 @@ class GuideRedemptionListApi(GuideAPIView, generics.ListAPIView):
     def get_queryset(self):
         return selectors.guide_redemptions(acting_guide(self.request))
 
+    @error_codes({403: ["not_a_guide"]})
     @extend_schema(tags=TAGS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

@@ -15,6 +15,7 @@ from livestream.selectors import get_room
 from tenants.api.base import CustomerAPIView
 from tenants.api.fields import IdField
 from tenants.errors import InvalidInput, NotFound
+from tenants.schema import error_codes
 
 TAGS = ["mp: coupons"]
 
@@ -118,6 +119,20 @@ class MpCouponClaimApi(CustomerAPIView):
     class InputSerializer(serializers.Serializer):
         template_id = IdField()
 
+    @error_codes(
+        {
+            404: ["template_not_found"],
+            409: [
+                "coupon_limit_reached",
+                "coupon_members_only",
+                "coupon_new_customers_only",
+                "coupon_sold_out",
+                "template_expired",
+                "template_not_claimable",
+                "template_retired",
+            ],
+        }
+    )
     @extend_schema(request=InputSerializer, responses={201: CouponSerializer}, tags=TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -140,6 +155,18 @@ class MpRoomDropListApi(CustomerAPIView):
 class MpDropClaimApi(CustomerAPIView):
     """Claim one coupon of a live-room drop: first come, first served, one per viewer."""
 
+    @error_codes(
+        {
+            409: [
+                "coupon_limit_reached",
+                "coupon_sold_out",
+                "drop_already_claimed",
+                "drop_closed",
+                "drop_sold_out",
+                "template_retired",
+            ]
+        }
+    )
     @extend_schema(request=None, responses={201: CouponSerializer}, tags=TAGS)
     def post(self, request, drop_id):
         coupon = services.coupon_drop_claim(brand=request.brand, customer=request.customer, drop_id=drop_id)
@@ -155,6 +182,7 @@ class MpCouponCodeApi(CustomerAPIView):
         expires_at = serializers.DateTimeField()
         qr_png = serializers.CharField(help_text="data:image/png;base64,…")
 
+    @error_codes({409: ["coupon_online_only", "coupon_used"]})
     @extend_schema(responses={200: OutputSerializer}, tags=TAGS)
     def get(self, request, coupon_id):
         coupon = Coupon.objects.filter(pk=coupon_id, customer=request.customer).select_related("template").first()
@@ -204,6 +232,9 @@ class MpInvitationAcceptApi(CustomerAPIView):
     class OutputSerializer(serializers.Serializer):
         accepted_at = serializers.DateTimeField()
 
+    @error_codes(
+        {404: ["invite_not_found"], 409: ["invite_already_accepted", "invite_not_new_customer", "invite_own_code"]}
+    )
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, tags=TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)

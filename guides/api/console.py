@@ -30,6 +30,7 @@ from tenants.api.base import ConsoleAPIView
 from tenants.api.fields import IdField, StrictIntegerField
 from tenants.api.filters import BrandFilterSet
 from tenants.errors import NotFound
+from tenants.schema import error_codes
 
 TAGS = ["console: guides"]
 IMAGES = ("code", "poster")
@@ -115,6 +116,7 @@ class ConsoleStoreImportApi(ConsoleAPIView):
 
     parser_classes = [MultiPartParser]
 
+    @error_codes({400: ["file_too_large", "import_invalid", "invalid_csv"]})
     @extend_schema(request=ImportInputSerializer, responses={200: ImportOutputSerializer}, tags=TAGS)
     def post(self, request):
         data = ImportInputSerializer(data=request.data)
@@ -167,6 +169,7 @@ class ConsoleGuideListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @error_codes({400: ["invalid_leader"], 409: ["guide_exists", "username_taken"]})
     @extend_schema(request=InputSerializer, responses={201: GuideSerializer}, tags=TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -201,6 +204,7 @@ class ConsoleGuideDetailApi(ConsoleAPIView):
     def get(self, request, guide_id):
         return Response(self._data(request, stores.get_guide(guide_id)))
 
+    @error_codes({400: ["invalid_leader"], 409: ["guide_inactive"]})
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, tags=TAGS)
     def patch(self, request, guide_id):
         guide = stores.get_guide(guide_id)
@@ -218,6 +222,7 @@ class ConsoleGuideDetailApi(ConsoleAPIView):
 class ConsoleGuideLeaveApi(ConsoleAPIView):
     """The guide leaves: they stop binding; their customers fall back to their store."""
 
+    @error_codes({409: ["guide_inactive"]})
     @extend_schema(request=None, responses={200: GuideSerializer}, tags=TAGS)
     def post(self, request, guide_id):
         guide = stores.guide_leave(brand=request.brand, guide=stores.get_guide(guide_id))
@@ -230,6 +235,7 @@ class ConsoleGuideImportApi(ConsoleAPIView):
 
     parser_classes = [MultiPartParser]
 
+    @error_codes({400: ["file_too_large", "import_invalid"]})
     @extend_schema(request=ImportInputSerializer, responses={200: ImportOutputSerializer}, tags=TAGS)
     def post(self, request):
         data = ImportInputSerializer(data=request.data)
@@ -270,6 +276,7 @@ class ConsoleShareListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @error_codes({404: ["room_not_found"], 409: ["guide_inactive"], 502: ["wechat_error", "wechat_unavailable"]})
     @extend_schema(request=InputSerializer, responses={200: ShareSerializer, 201: ShareSerializer}, tags=TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -335,6 +342,7 @@ class ConsoleCommissionRuleListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @error_codes({409: ["rule_exists"]})
     @extend_schema(request=InputSerializer, responses={201: RuleSerializer}, tags=TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -396,6 +404,7 @@ class ConsoleSettlementRunApi(ConsoleAPIView):
     class OutputSerializer(serializers.Serializer):
         settlement = SettlementSerializer(allow_null=True, help_text="Null: nothing payable.")
 
+    @error_codes({404: ["guide_not_found"], 409: ["settlement_raced"]})
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, tags=TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -427,6 +436,7 @@ class ConsoleCampaignListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @error_codes({404: ["room_not_found"]})
     @extend_schema(request=InputSerializer, responses={201: CampaignSerializer}, tags=TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -438,6 +448,7 @@ class ConsoleCampaignListCreateApi(ConsoleAPIView, generics.ListAPIView):
 class ConsoleLeaderboardApi(ConsoleAPIView):
     """A campaign's ranking for an hour (``?campaign=&hour=``): frozen if the hour is, else live."""
 
+    @error_codes({404: ["campaign_not_found"]})
     @extend_schema(parameters=[LeaderboardQuerySerializer], responses={200: LeaderboardSerializer}, tags=TAGS)
     def get(self, request):
         return Response(LeaderboardSerializer(leaderboard_payload(request.query_params)).data)

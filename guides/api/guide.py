@@ -26,6 +26,7 @@ from livestream.services import follow_ups
 from tenants.api.base import GuideAPIView
 from tenants.api.fields import IdField
 from tenants.errors import InvalidInput, NotFound
+from tenants.schema import error_codes
 
 TAGS = ["guide"]
 IMAGES = ("code", "poster")
@@ -59,6 +60,7 @@ class GuideDashboardApi(GuideAPIView):
         def get_rank(self, data) -> dict | None:
             return data["rank"]
 
+    @error_codes({404: ["guide_not_found"]})
     @extend_schema(responses={200: OutputSerializer}, tags=TAGS)
     def get(self, request):
         guide = selectors.guide_of(request.user)
@@ -87,6 +89,7 @@ class GuideShareListCreateApi(GuideAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @error_codes({404: ["product_not_found"], 409: ["guide_inactive"], 502: ["wechat_error", "wechat_unavailable"]})
     @extend_schema(request=InputSerializer, responses={200: ShareSerializer, 201: ShareSerializer}, tags=TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -249,6 +252,7 @@ class GuideFollowUpListApi(GuideAPIView, generics.ListAPIView):
         guide = selectors.guide_of(self.request.user)
         return reports.guide_follow_up_list(brand=self.request.brand, guide=guide, room_id=room_id and int(room_id))
 
+    @error_codes({400: ["invalid_room_id"]})
     @extend_schema(tags=TAGS, parameters=[OpenApiParameter("room_id", int, description="Only this show.")])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -262,6 +266,7 @@ class GuideFollowUpContactedApi(GuideAPIView):
         customer_id = serializers.IntegerField()
         contacted_at = serializers.DateTimeField()
 
+    @error_codes({404: ["follow_up_not_found"]})
     @extend_schema(request=None, responses={200: OutputSerializer}, tags=TAGS)
     def post(self, request, room_id, customer_id):
         contact = follow_ups.audience_contact_mark(

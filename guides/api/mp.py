@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from guides.services import shares
 from livestream.sources import SCENE
 from tenants.api.base import CustomerAPIView
+from tenants.schema import error_codes
 
 
 class MpVisitApi(CustomerAPIView):
@@ -39,6 +40,7 @@ class MpVisitApi(CustomerAPIView):
                 return None
             return MpVisitApi.BindingSerializer(outcome.binding).data
 
+    @error_codes({404: ["share_not_found"]})
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, tags=["mp"])
     def post(self, request):
         data = self.InputSerializer(data=request.data)

@@ -15,12 +15,13 @@ from livestream.services.costreams import costream_event_data
 from tenants.api.base import ConsoleAPIView
 from tenants.api.filters import BrandFilterSet
 from tenants.errors import NotFound
+from tenants.schema import error_codes
 
 TAGS = ["console: rooms"]
 
 
 class RoomSerializer(serializers.ModelSerializer):
-    host_store_id = serializers.IntegerField(read_only=True)
+    host_store_id = serializers.IntegerField(read_only=True, allow_null=True)
     pushed_product_id = serializers.SerializerMethodField()
     push_url = serializers.SerializerMethodField()
 
@@ -119,6 +120,7 @@ class RoomListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @error_codes({404: ["store_not_found"]})
     @extend_schema(request=RoomInputSerializer, responses={201: RoomSerializer}, tags=TAGS)
     def post(self, request):
         data = RoomInputSerializer(data=request.data)
@@ -144,6 +146,7 @@ class RoomDetailApi(ConsoleAPIView):
     def get(self, request, room_id):
         return Response(self.OutputSerializer(selectors.get_room(room_id)).data)
 
+    @error_codes({409: ["room_already_started", "room_closed"]})
     @extend_schema(request=RoomInputSerializer(partial=True), responses={200: RoomSerializer}, tags=TAGS)
     def patch(self, request, room_id):
         room = selectors.get_room(room_id)
@@ -201,6 +204,7 @@ class RoomActionApi(ConsoleAPIView):
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=200, required=False, default="", help_text="For cancel.")
 
+    @error_codes({409: ["invalid_transition", "too_many_live_rooms"]})
     @extend_schema(
         request=InputSerializer,
         responses={200: RoomSerializer},
@@ -221,6 +225,7 @@ class RoomReplayApi(ConsoleAPIView):
     class InputSerializer(serializers.Serializer):
         replay_url = serializers.URLField(max_length=500)
 
+    @error_codes({409: ["room_not_ended"]})
     @extend_schema(request=InputSerializer, responses={200: RoomSerializer}, tags=TAGS)
     def post(self, request, room_id):
         data = self.InputSerializer(data=request.data)
@@ -253,6 +258,12 @@ class RoomProductsApi(ConsoleAPIView):
         listings = RoomProduct.objects.filter(room=room).select_related("product")
         return Response(RoomProductSerializer(listings, many=True).data)
 
+    @error_codes(
+        {
+            404: ["product_not_found"],
+            409: ["product_archived", "product_not_approved", "room_closed", "room_products_full"],
+        }
+    )
     @extend_schema(request=InputSerializer, responses={200: RoomProductSerializer(many=True)}, tags=TAGS)
     def post(self, request, room_id):
         data = self.InputSerializer(data=request.data)
@@ -264,6 +275,7 @@ class RoomProductsApi(ConsoleAPIView):
 
 
 class RoomProductRemoveApi(ConsoleAPIView):
+    @error_codes({404: ["product_not_in_room"], 409: ["room_closed"]})
     @extend_schema(responses={204: None}, tags=TAGS)
     def delete(self, request, room_id, product_id):
         room_products.room_product_remove(brand=request.brand, room=selectors.get_room(room_id), product_id=product_id)
@@ -274,6 +286,7 @@ class RoomProductsOrderApi(ConsoleAPIView):
     class InputSerializer(serializers.Serializer):
         product_ids = serializers.ListField(child=serializers.IntegerField(), max_length=500)
 
+    @error_codes({400: ["order_mismatch"], 409: ["room_closed"]})
     @extend_schema(request=InputSerializer, responses={204: None}, tags=TAGS)
     def post(self, request, room_id):
         data = self.InputSerializer(data=request.data)
@@ -288,6 +301,7 @@ class RoomProductSaleApi(ConsoleAPIView):
     class InputSerializer(serializers.Serializer):
         on_sale = serializers.BooleanField()
 
+    @error_codes({404: ["product_not_in_room"], 409: ["room_closed"]})
     @extend_schema(request=InputSerializer, responses={200: RoomProductSerializer}, tags=TAGS)
     def post(self, request, room_id, product_id):
         data = self.InputSerializer(data=request.data)
@@ -304,6 +318,12 @@ class RoomPushApi(ConsoleAPIView):
     class InputSerializer(serializers.Serializer):
         product_id = serializers.IntegerField(allow_null=True)
 
+    @error_codes(
+        {
+            404: ["product_not_in_room"],
+            409: ["product_not_on_sale", "product_not_sellable", "room_closed", "room_not_live"],
+        }
+    )
     @extend_schema(request=InputSerializer, responses={200: RoomSerializer}, tags=TAGS)
     def post(self, request, room_id):
         data = self.InputSerializer(data=request.data)
@@ -351,6 +371,7 @@ class CoStreamInviteApi(ConsoleAPIView):
     class InputSerializer(serializers.Serializer):
         room_code = serializers.CharField(max_length=16)
 
+    @error_codes({400: ["same_room"], 409: ["already_linked", "room_not_live"]})
     @extend_schema(request=InputSerializer, responses={201: CoStreamSerializer}, tags=TAGS)
     def post(self, request, room_id):
         data = self.InputSerializer(data=request.data)
@@ -388,6 +409,7 @@ COSTREAM_ACTIONS = {
 class CoStreamActionApi(ConsoleAPIView):
     """The invited brand accepts or declines; either side ends."""
 
+    @error_codes({409: ["invalid_transition", "room_not_live"]})
     @extend_schema(
         request=None,
         responses={200: CoStreamSerializer},
@@ -447,6 +469,7 @@ class VenueJoinApi(ConsoleAPIView):
     class InputSerializer(serializers.Serializer):
         room_id = serializers.IntegerField()
 
+    @error_codes({404: ["room_not_found"], 409: ["festival_ended", "room_closed", "room_is_main_venue"]})
     @extend_schema(request=InputSerializer, responses={200: VenueSerializer}, tags=TAGS)
     def post(self, request, festival_id):
         data = self.InputSerializer(data=request.data)
@@ -460,6 +483,7 @@ class VenueJoinApi(ConsoleAPIView):
 
 
 class VenueLeaveApi(ConsoleAPIView):
+    @error_codes({409: ["invalid_transition"]})
     @extend_schema(request=None, responses={200: VenueSerializer}, tags=TAGS)
     def post(self, request, festival_id):
         venue = festivals.venue_leave(brand=request.brand, venue=festivals.get_venue(request.brand, festival_id))

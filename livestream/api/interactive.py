@@ -10,6 +10,7 @@ from livestream.services import gift_boxes, lotteries
 from tenants.api.base import ConsoleAPIView, CustomerAPIView
 from tenants.api.fields import StrictIntegerField
 from tenants.models import Customer
+from tenants.schema import error_codes
 
 CONSOLE_TAGS = ["console: lotteries and gift boxes"]
 MP_TAGS = ["mp: lotteries and gift boxes"]
@@ -194,6 +195,7 @@ class ConsoleLotteryListCreateApi(ConsoleAPIView):
         rows = Lottery.objects.filter(room=room).select_related("coupon_template").order_by("-opened_at", "-pk")
         return Response(LotterySerializer(rows, many=True).data)
 
+    @error_codes({409: ["room_not_live"]})
     @extend_schema(request=InputSerializer, responses={201: LotterySerializer}, tags=CONSOLE_TAGS)
     def post(self, request, room_id):
         room = selectors.get_room(room_id)
@@ -222,6 +224,7 @@ class ConsoleLotteryActionApi(ConsoleAPIView):
     """``draw`` now (reveals the seed, sends ``lottery.result``), or ``stop`` without a draw.
     A lottery already drawn or stopped answers 409 ``lottery_not_open``."""
 
+    @error_codes({409: ["lottery_not_open"]})
     @extend_schema(
         request=None,
         responses={200: ConsoleLotteryDetailSerializer},
@@ -269,6 +272,7 @@ class ConsoleGiftBoxListCreateApi(ConsoleAPIView):
         boxes = list(GiftBox.objects.filter(room=room).prefetch_related("prizes").order_by("-created_at", "-pk"))
         return Response(GiftBoxSerializer(boxes, many=True, context={"opened": _opened_counts(boxes)}).data)
 
+    @error_codes({409: ["room_not_live"]})
     @extend_schema(request=InputSerializer, responses={201: GiftBoxSerializer}, tags=CONSOLE_TAGS)
     def post(self, request, room_id):
         room = selectors.get_room(room_id)
@@ -281,6 +285,7 @@ class ConsoleGiftBoxListCreateApi(ConsoleAPIView):
 class ConsoleGiftBoxStopApi(ConsoleAPIView):
     """Close the box: no one opens it any more (409 ``gift_box_stopped`` if it already was)."""
 
+    @error_codes({409: ["gift_box_stopped"]})
     @extend_schema(request=None, responses={200: GiftBoxSerializer}, tags=CONSOLE_TAGS)
     def post(self, request, room_id, box_id):
         box = gift_boxes.get_box(room=selectors.get_room(room_id), box_id=box_id)
@@ -311,6 +316,9 @@ class MpLotteryJoinApi(CustomerAPIView):
     """Join by meeting the rule (409 ``lottery_not_eligible`` says what is missing; 409
     ``lottery_already_joined``, ``lottery_not_open``; 429 ``lottery_rate_limited``)."""
 
+    @error_codes(
+        {409: ["lottery_already_joined", "lottery_not_eligible", "lottery_not_open"], 429: ["lottery_rate_limited"]}
+    )
     @extend_schema(request=None, responses={200: MpLotterySerializer}, tags=MP_TAGS)
     def post(self, request, room_id, lottery_id):
         lottery = lotteries.get_lottery(room=selectors.get_room(room_id), lottery_id=lottery_id)
@@ -358,6 +366,7 @@ class MpPrizeAddressApi(CustomerAPIView):
         phone = serializers.CharField(max_length=20)
         address = serializers.CharField(max_length=200)
 
+    @error_codes({404: ["prize_not_found"], 409: ["prize_already_claimed", "prize_lapsed"]})
     @extend_schema(request=InputSerializer, responses={200: WinnerSerializer}, tags=MP_TAGS)
     def post(self, request, room_id, lottery_id):
         lottery = lotteries.get_lottery(room=selectors.get_room(room_id), lottery_id=lottery_id)
@@ -394,6 +403,12 @@ class MpGiftBoxOpenApi(CustomerAPIView):
     """Open the box once (201); opening it again answers the same prize (200). 409
     ``gift_box_not_yet`` (watch longer: ``fields`` say how long), ``gift_box_stopped``."""
 
+    @error_codes(
+        {
+            409: ["coupon_sold_out", "gift_box_not_yet", "gift_box_stopped", "template_retired"],
+            429: ["gift_box_rate_limited"],
+        }
+    )
     @extend_schema(request=None, responses={200: OpeningSerializer, 201: OpeningSerializer}, tags=MP_TAGS)
     def post(self, request, room_id, box_id):
         box = gift_boxes.get_box(room=selectors.get_room(room_id), box_id=box_id)

@@ -11,6 +11,7 @@ from tenants.api.base import ConsoleAPIView, CustomerAPIView
 from tenants.api.fields import IdField
 from tenants.errors import NotFound
 from tenants.models import Customer
+from tenants.schema import error_codes
 
 TAGS = ["live: comments"]
 
@@ -89,6 +90,7 @@ COMMENT_ACTIONS = {
 class ConsoleCommentActionApi(ConsoleAPIView):
     """Hide a comment (it leaves every viewer's screen at once), show it again, pin or unpin it."""
 
+    @error_codes({409: ["comment_hidden"]})
     @extend_schema(
         request=None,
         responses={200: ConsoleCommentSerializer},
@@ -126,6 +128,7 @@ class ConsoleMuteListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @error_codes({404: ["customer_not_found", "room_not_found"]})
     @extend_schema(request=InputSerializer, responses={201: MuteSerializer}, tags=TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)

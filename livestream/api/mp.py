@@ -13,6 +13,7 @@ from livestream.sources import resolve_entry_source
 from tenants.api.base import CustomerAPIView
 from tenants.api.fields import IdField
 from tenants.errors import InvalidInput, NotFound
+from tenants.schema import error_codes
 
 TAGS = ["mp: rooms"]
 
@@ -158,6 +159,7 @@ class MpRoomDetailApi(CustomerAPIView):
     mini-program passes it on with the viewer's orders.
     """
 
+    @error_codes({400: ["invalid_source"]})
     @extend_schema(
         responses={200: MpRoomDetailSerializer},
         tags=TAGS,
@@ -181,6 +183,7 @@ class MpRoomReminderApi(CustomerAPIView):
     class OutputSerializer(serializers.Serializer):
         subscribed = serializers.BooleanField()
 
+    @error_codes({409: ["room_not_upcoming"]})
     @extend_schema(request=None, responses={200: OutputSerializer}, tags=TAGS)
     def post(self, request, room_id):
         reminders.reminder_subscribe(brand=request.brand, room=selectors.get_room(room_id), customer=request.customer)
@@ -200,6 +203,7 @@ class MpProductClickApi(CustomerAPIView):
     class InputSerializer(serializers.Serializer):
         product = IdField(help_text="The product's id.")
 
+    @error_codes({404: ["product_not_in_room"], 429: ["click_rate_limited"]})
     @extend_schema(request=InputSerializer, responses={202: None}, tags=TAGS)
     def post(self, request, room_id):
         data = self.InputSerializer(data=request.data)

@@ -10,6 +10,7 @@ from livestream.services import festivals, rooms
 from tenants.api.base import PlatformAPIView
 from tenants.api.platform import get_brand
 from tenants.errors import NotFound
+from tenants.schema import error_codes
 
 TAGS = ["platform: festivals"]
 
@@ -88,6 +89,7 @@ class PlatformFestivalInviteApi(PlatformAPIView):
     class InputSerializer(serializers.Serializer):
         brand_id = serializers.IntegerField()
 
+    @error_codes({404: ["brand_not_found"], 409: ["already_invited", "brand_suspended", "festival_ended"]})
     @extend_schema(request=InputSerializer, responses={201: FestivalSerializer}, tags=TAGS)
     def post(self, request, festival_id):
         data = self.InputSerializer(data=request.data)
@@ -100,6 +102,7 @@ class PlatformFestivalMainRoomApi(PlatformAPIView):
     class InputSerializer(serializers.Serializer):
         room_id = serializers.IntegerField()
 
+    @error_codes({409: ["room_not_in_festival"]})
     @extend_schema(request=InputSerializer, responses={200: FestivalSerializer}, tags=TAGS)
     def post(self, request, festival_id):
         data = self.InputSerializer(data=request.data)
@@ -112,6 +115,7 @@ FESTIVAL_ACTIONS = {"publish": festivals.festival_publish, "end": festivals.fest
 
 
 class PlatformFestivalActionApi(PlatformAPIView):
+    @error_codes({409: ["invalid_transition", "main_room_required"]})
     @extend_schema(
         request=None,
         responses={200: FestivalSerializer},
@@ -135,6 +139,7 @@ class PlatformRoomBanApi(PlatformAPIView):
             model = LiveRoom
             fields = ["id", "brand", "title", "status", "status_reason", "ended_at"]
 
+    @error_codes({409: ["invalid_transition"]})
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, tags=["platform"])
     def post(self, request, room_id):
         data = self.InputSerializer(data=request.data)

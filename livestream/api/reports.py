@@ -14,6 +14,7 @@ from livestream.services import follow_ups
 from tenants.api.base import ConsoleAPIView
 from tenants.api.fields import IdField
 from tenants.errors import InvalidInput, NotFound
+from tenants.schema import error_codes
 
 TAGS = ["console: reports"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -112,6 +113,7 @@ def _brand_report(request):
 
 
 class BrandReportApi(ConsoleAPIView):
+    @error_codes({400: ["invalid_range"]})
     @extend_schema(tags=TAGS, parameters=[RangeSerializer], responses=BrandReportSerializer)
     def get(self, request):
         report, _ = _brand_report(request)
@@ -195,6 +197,13 @@ class RoomFollowUpsApi(ConsoleAPIView):
         rows = FollowUp.objects.filter(room=room).order_by("-created_at", "-pk")[:100]
         return Response(FollowUpSerializer(rows, many=True).data)
 
+    @error_codes(
+        {
+            400: ["invalid_segment", "nothing_to_send"],
+            404: ["template_not_found"],
+            409: ["empty_segment", "room_not_started"],
+        }
+    )
     @extend_schema(tags=TAGS, request=FollowUpInputSerializer, responses={201: FollowUpSerializer})
     def post(self, request, room_id):
         room = selectors.get_room(room_id)

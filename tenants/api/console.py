@@ -9,6 +9,7 @@ from tenants.api.base import ConsoleAPIView
 from tenants.api.filters import BrandFilterSet
 from tenants.errors import NotFound
 from tenants.models import Brand, Customer, StaffInvitation
+from tenants.schema import error_codes
 
 
 class ConsoleBrandSerializer(serializers.ModelSerializer):
@@ -149,6 +150,7 @@ class ConsoleStaffInvitationListCreateApi(ConsoleAPIView, generics.ListAPIView):
 class ConsoleStaffInvitationRevokeApi(ConsoleAPIView):
     """Withdraw a pending invitation: its code stops working."""
 
+    @error_codes({409: ["invitation_closed"]})
     @extend_schema(request=None, responses={200: StaffInvitationSerializer}, tags=["console"])
     def post(self, request, invitation_id):
         invitation = StaffInvitation.objects.filter(pk=invitation_id).first()

@@ -8,6 +8,7 @@ from tenants import services
 from tenants.api.base import CustomerAPIView
 from tenants.auth import CustomerAccessToken
 from tenants.models import Customer
+from tenants.schema import error_codes
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -37,6 +38,9 @@ class MpLoginApi(APIView):
         brand = serializers.DictField()
         customer = CustomerSerializer()
 
+    @error_codes(
+        {400: ["invalid_code", "unknown_appid"], 403: ["brand_suspended"], 502: ["wechat_error", "wechat_unavailable"]}
+    )
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, tags=["mp"], auth=[])
     def post(self, request):
         data = self.InputSerializer(data=request.data)

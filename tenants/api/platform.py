@@ -7,6 +7,7 @@ from tenants import services
 from tenants.api.base import PlatformAPIView
 from tenants.errors import NotFound
 from tenants.models import Brand
+from tenants.schema import error_codes
 
 
 class BrandSerializer(serializers.ModelSerializer):
@@ -39,6 +40,7 @@ class PlatformBrandListCreateApi(PlatformAPIView, generics.ListAPIView):
         timezone = serializers.CharField(max_length=64, required=False, default="Asia/Shanghai")
         owner_username = serializers.CharField(max_length=150, required=False, help_text="An existing staff user.")
 
+    @error_codes({404: ["user_not_found"], 409: ["brand_exists"]})
     @extend_schema(request=InputSerializer, responses={201: BrandSerializer}, tags=["platform"])
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -67,6 +69,7 @@ class PlatformBrandSuspendApi(PlatformAPIView):
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=200, required=False, default="")
 
+    @error_codes({409: ["already_suspended"]})
     @extend_schema(request=InputSerializer, responses={200: BrandSerializer}, tags=["platform"])
     def post(self, request, brand_id):
         data = self.InputSerializer(data=request.data)
@@ -76,6 +79,7 @@ class PlatformBrandSuspendApi(PlatformAPIView):
 
 
 class PlatformBrandReactivateApi(PlatformAPIView):
+    @error_codes({409: ["already_active"]})
     @extend_schema(request=None, responses={200: BrandSerializer}, tags=["platform"])
     def post(self, request, brand_id):
         return Response(BrandSerializer(services.brand_reactivate(brand=get_brand(brand_id))).data)

@@ -7,6 +7,7 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from tenants import services
 from tenants.auth import StaffAuthentication, require_authenticated, staff_tokens
+from tenants.schema import error_codes
 
 
 class StaffBrandSerializer(serializers.Serializer):
@@ -43,6 +44,7 @@ class StaffLoginApi(APIView):
         user = StaffProfileSerializer()
         brands = StaffBrandSerializer(many=True)
 
+    @error_codes({401: ["invalid_credentials"]})
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, tags=["staff"], auth=[])
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -61,6 +63,7 @@ class StaffTokenRefreshApi(APIView):
     throttle_scope = "login"
     throttle_classes = [ScopedRateThrottle]
 
+    @error_codes({401: ["invalid_token"]})
     @extend_schema(request=TokenRefreshSerializer, responses={200: TokenRefreshSerializer}, tags=["staff"], auth=[])
     def post(self, request):
         serializer = TokenRefreshSerializer(data=request.data)
@@ -96,6 +99,9 @@ class StaffInvitationAcceptApi(APIView):
     class InputSerializer(serializers.Serializer):
         code = serializers.CharField(max_length=64)
 
+    @error_codes(
+        {401: ["not_authenticated"], 404: ["invitation_not_found"], 409: ["already_a_member", "platform_account"]}
+    )
     @extend_schema(request=InputSerializer, responses={201: StaffBrandSerializer}, tags=["staff"])
     def post(self, request):
         require_authenticated(request.user)
