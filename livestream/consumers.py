@@ -60,16 +60,22 @@ def _query(scope, name: str) -> str:
 
 
 def viewer_identity(scope, customer) -> str | None:
-    """Who a socket is, for the online count: a customer, a staff member, or an anonymous viewer's
-    device (``?device=``). None: nothing names the viewer, so the socket counts on its own."""
+    """Who a socket is, for the online count: a customer or an anonymous viewer's device
+    (``?device=``). None: nothing names the viewer, so the socket counts on its own. (Staff
+    sockets — the live console — are no viewers: ``is_audience`` keeps them out of the count.)"""
     if customer is not None:
         return f"c{customer.pk}"
-    if scope.get("staff_user") is not None:
-        return f"s{scope['staff_user'].pk}"
     device = _query(scope, "device")
     if device and len(device) <= DEVICE_ID_MAX and device.replace("-", "").replace("_", "").isalnum():
         return f"d{device}"
     return None
+
+
+def is_audience(scope) -> bool:
+    """A socket of the room's audience: counted in the online viewers, the peak and the viewing
+    sessions. A staff socket (the live console, an operator watching) follows the room's events
+    but is none of these (issue 22)."""
+    return scope.get("staff_user") is None
 
 
 @database_sync_to_async
@@ -213,7 +219,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.allowance, self.allowance_at = float(FLOOD_BURST), time.monotonic()
         ticks = self.room.fanout_mode == LiveRoom.FanoutMode.TICKS
         self.viewer = await hub().join(
-            self.room.pk, self.base_send, ticks=ticks, who=viewer_identity(self.scope, self.customer)
+            self.room.pk,
+            self.base_send,
+            ticks=ticks,
+            who=viewer_identity(self.scope, self.customer),
+            counted=is_audience(self.scope),
         )
         if self.customer is not None:  # watch time for gift boxes and lotteries is the server's record
             await asyncio.to_thread(store().watch_start, self.room.pk, self.customer.pk, self.viewer.id, self.joined_at)
@@ -224,6 +234,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if self.viewer is None:
             return
         viewer, self.viewer = self.viewer, None
+        if not viewer.counted:  # staff: no viewing session
+            return await hub().leave(self.room.pk, viewer)
         left_at = time.time()
         session = {
             "brand_id": self.brand.pk,
