@@ -27,6 +27,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import close_old_connections
 
 from livestream.hub import hub
 from livestream.models import LiveRoom
@@ -52,6 +53,18 @@ FLOOD_RATE = 20  # frames a second a client may send, on average
 FLOOD_BURST = 40
 MODERATION_TTL = 10.0  # seconds a socket trusts its copy of the room's comment rules and its mute
 DEVICE_ID_MAX = 64  # ?device=<id>: an anonymous viewer's stable id, so a reconnect is one viewer
+
+
+def _submit_comment(**kwargs) -> dict:
+    """``live.comment_submit`` in a worker thread (``asyncio.to_thread``). It may read the database
+    (the comment ids' floor when the live store has none), so the thread's connection is closed
+    after, as ``database_sync_to_async`` does (kept only for CONN_MAX_AGE): a thread of the
+    default executor must not hold a connection forever (at a test's end it kept the test
+    database from being dropped: "being accessed by other users")."""
+    try:
+        return live.comment_submit(**kwargs)
+    finally:
+        close_old_connections()
 
 
 def _query(scope, name: str) -> str:
@@ -319,7 +332,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return await self.error("muted", "You cannot comment in this room.")
         try:
             event = await asyncio.to_thread(
-                live.comment_submit,
+                _submit_comment,
                 brand=self.brand,
                 room_id=self.room.pk,
                 customer=self.customer,
