@@ -488,7 +488,7 @@ class _Subscriber:
 
     async def _resubscribe(self) -> None:
         try:
-            await self.pubsub.reset()
+            await self.pubsub.aclose()
             self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             channels = [self.hub.store.channel(r) for r in self.hub.rooms]
             if channels:
