@@ -52,6 +52,20 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def _close_consumer_connections():
+    """Close the database connections a test's consumers left open. Channels' test communicator
+    turns ``close_old_connections`` off while it runs the app (so a test's transaction survives),
+    so what ``database_sync_to_async`` opened for a consumer stays open in asgiref's one worker
+    thread until a later call closes it — or until PostgreSQL refuses to drop the test database
+    ("being accessed by other users")."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=30)
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

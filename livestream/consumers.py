@@ -27,6 +27,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import close_old_connections
 
 from livestream.hub import hub
 from livestream.models import LiveRoom
@@ -54,22 +55,40 @@ MODERATION_TTL = 10.0  # seconds a socket trusts its copy of the room's comment 
 DEVICE_ID_MAX = 64  # ?device=<id>: an anonymous viewer's stable id, so a reconnect is one viewer
 
 
+def _submit_comment(**kwargs) -> dict:
+    """``live.comment_submit`` in a worker thread (``asyncio.to_thread``). It may read the database
+    (the comment ids' floor when the live store has none), so the thread's connection is closed
+    after, as ``database_sync_to_async`` does (kept only for CONN_MAX_AGE): a thread of the
+    default executor must not hold a connection forever (at a test's end it kept the test
+    database from being dropped: "being accessed by other users")."""
+    try:
+        return live.comment_submit(**kwargs)
+    finally:
+        close_old_connections()
+
+
 def _query(scope, name: str) -> str:
     value = (parse_qs(scope.get("query_string", b"").decode(errors="replace")).get(name) or [""])[0]
     return text_rule.clean_text(value)
 
 
 def viewer_identity(scope, customer) -> str | None:
-    """Who a socket is, for the online count: a customer, a staff member, or an anonymous viewer's
-    device (``?device=``). None: nothing names the viewer, so the socket counts on its own."""
+    """Who a socket is, for the online count: a customer or an anonymous viewer's device
+    (``?device=``). None: nothing names the viewer, so the socket counts on its own. (Staff
+    sockets — the live console — are no viewers: ``is_audience`` keeps them out of the count.)"""
     if customer is not None:
         return f"c{customer.pk}"
-    if scope.get("staff_user") is not None:
-        return f"s{scope['staff_user'].pk}"
     device = _query(scope, "device")
     if device and len(device) <= DEVICE_ID_MAX and device.replace("-", "").replace("_", "").isalnum():
         return f"d{device}"
     return None
+
+
+def is_audience(scope) -> bool:
+    """A socket of the room's audience: counted in the online viewers, the peak and the viewing
+    sessions. A staff socket (the live console, an operator watching) follows the room's events
+    but is none of these (issue 22)."""
+    return scope.get("staff_user") is None
 
 
 @database_sync_to_async
@@ -213,7 +232,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.allowance, self.allowance_at = float(FLOOD_BURST), time.monotonic()
         ticks = self.room.fanout_mode == LiveRoom.FanoutMode.TICKS
         self.viewer = await hub().join(
-            self.room.pk, self.base_send, ticks=ticks, who=viewer_identity(self.scope, self.customer)
+            self.room.pk,
+            self.base_send,
+            ticks=ticks,
+            who=viewer_identity(self.scope, self.customer),
+            counted=is_audience(self.scope),
         )
         if self.customer is not None:  # watch time for gift boxes and lotteries is the server's record
             await asyncio.to_thread(store().watch_start, self.room.pk, self.customer.pk, self.viewer.id, self.joined_at)
@@ -224,6 +247,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if self.viewer is None:
             return
         viewer, self.viewer = self.viewer, None
+        if not viewer.counted:  # staff: no viewing session
+            return await hub().leave(self.room.pk, viewer)
         left_at = time.time()
         session = {
             "brand_id": self.brand.pk,
@@ -307,7 +332,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return await self.error("muted", "You cannot comment in this room.")
         try:
             event = await asyncio.to_thread(
-                live.comment_submit,
+                _submit_comment,
                 brand=self.brand,
                 room_id=self.room.pk,
                 customer=self.customer,

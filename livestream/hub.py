@@ -145,11 +145,12 @@ class Viewer:
     dropped (counted in ``dropped``): one slow viewer misses frames instead of stalling the room.
     """
 
-    __slots__ = ("send", "protocol", "queue", "writer", "dropped", "id", "closed", "who")
+    __slots__ = ("send", "protocol", "queue", "writer", "dropped", "id", "closed", "who", "counted")
 
-    def __init__(self, send, who: str | None = None):
+    def __init__(self, send, who: str | None = None, counted: bool = True):
         self.send = send
         self.who = who  # the viewer (customer, device) this socket is; None: the socket alone
+        self.counted = counted  # False: served the room's frames, never counted online (staff)
         self.protocol = _direct_protocol(send)
         self.queue: asyncio.Queue[Outgoing] = asyncio.Queue(SEND_BUFFER)  # frames waiting behind a blocked send
         self.writer: asyncio.Task | None = None  # finishes a blocked send, then the queue
@@ -239,9 +240,13 @@ class Hub:
         self.outage = False
 
     # --- sockets ------------------------------------------------------------------------------
-    async def join(self, room_id: int, send, *, ticks: bool = False, who: str | None = None) -> Viewer:
-        """Raises ``realtime.UNAVAILABLE`` (and serves nothing) when Redis cannot be reached."""
-        viewer = Viewer(send, who)
+    async def join(
+        self, room_id: int, send, *, ticks: bool = False, who: str | None = None, counted: bool = True
+    ) -> Viewer:
+        """Raises ``realtime.UNAVAILABLE`` (and serves nothing) when Redis cannot be reached.
+        ``counted=False``: a socket that gets the room's frames but has no heartbeat, so it is never
+        counted online (the live console's)."""
+        viewer = Viewer(send, who, counted)
         room = self.rooms.get(room_id)
         if room is None:
             room = self.rooms[room_id] = Room()
@@ -255,7 +260,8 @@ class Hub:
         room.viewers.add(viewer)
         self.set_ticks(room_id, ticks)
         try:
-            await asyncio.to_thread(self.store.heartbeat, {room_id: [(viewer.id, who)]}, time.time())
+            if counted:
+                await asyncio.to_thread(self.store.heartbeat, {room_id: [(viewer.id, who)]}, time.time())
         except BaseException:
             await self.leave(room_id, viewer)
             raise
@@ -270,12 +276,13 @@ class Hub:
             return
         room.viewers.discard(viewer)
         who = viewer.who
-        forget = None if who is None else ("" if any(v.who == who for v in room.viewers) else who)
-        try:
-            await asyncio.to_thread(self._left, room_id, viewer, forget, session)
-        except realtime.UNAVAILABLE:
-            if session is not None:
-                self.backlog.append(_session_payload(session))
+        forget = None if who is None else ("" if any(v.who == who and v.counted for v in room.viewers) else who)
+        if viewer.counted or session is not None:
+            try:
+                await asyncio.to_thread(self._left, room_id, viewer, forget, session)
+            except realtime.UNAVAILABLE:
+                if session is not None:
+                    self.backlog.append(_session_payload(session))
         # Another leave of this room may have run during the thread hop (and removed the room).
         if not room.viewers and self.rooms.get(room_id) is room:
             del self.rooms[room_id]
@@ -368,7 +375,7 @@ class Hub:
             if now - self.last_heartbeat >= HEARTBEAT_EVERY:
                 self.last_heartbeat = now
                 beats = {
-                    room_id: [(v.id, v.who) for v in room.viewers if not v.closed]
+                    room_id: [(v.id, v.who) for v in room.viewers if v.counted and not v.closed]
                     for room_id, room in self.rooms.items()
                 }
             backlog, self.backlog = self.backlog, []
@@ -481,7 +488,7 @@ class _Subscriber:
 
     async def _resubscribe(self) -> None:
         try:
-            await self.pubsub.reset()
+            await self.pubsub.aclose()
             self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             channels = [self.hub.store.channel(r) for r in self.hub.rooms]
             if channels:

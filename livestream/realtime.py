@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -21,7 +22,9 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import transaction
 
-from tenants.redis import UNAVAILABLE  # what the live store raises when Redis cannot be reached  # noqa: F401
+from tenants.redis import UNAVAILABLE  # what the live store raises when Redis cannot be reached
+
+logger = logging.getLogger("siyu.live")
 
 ONLINE_TTL_S = settings.LIVE_ONLINE_TTL_S  # a socket not heard of for this long is no longer counted online
 RECENT_COMMENTS = 20  # what a joining viewer sees of the conversation so far
@@ -39,7 +42,15 @@ def publish_room_event(room_id: int, event_type: str, data: dict) -> None:
 
 
 def _broadcast(room_id: int, event: dict) -> None:
-    store().publish(room_id, encode(event["type"], event["data"]))
+    """Runs after the commit: the change stands whether or not viewers hear of it. While Redis
+    cannot be reached no socket can be told (each is closed 1013 and joins again from a fresh
+    snapshot, which holds the change), so the event is dropped with a warning instead of failing
+    the request that made the change (an operator's push or room end answered 503 after it was
+    done)."""
+    try:
+        store().publish(room_id, encode(event["type"], event["data"]))
+    except UNAVAILABLE:
+        logger.warning("Room %s: %s not published, the live store is unreachable", room_id, event["type"])
 
 
 def _key(*parts) -> str:

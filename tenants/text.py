@@ -5,9 +5,13 @@ string that no UTF-8 encoder takes (a frame with it cannot be published, a row w
 written), and ``"\\u0000"`` decodes to NUL, which PostgreSQL's text columns refuse. Both are
 refused wherever text enters:
 
-* the REST API: ``TextRuleJSONParser`` (the project's only parser) checks every string of a
-  request body, keys included, so no serializer field can forget it;
+* REST bodies: the API's parsers (``tenants.api.parsers``: JSON, and the form and multipart
+  parsers of the views that take uploads) check every string of a body, keys included, so no
+  serializer field can forget it;
+* the URL and query string of every request, and the form bodies of every page outside the API
+  (the admin's forms): ``tenants.middleware.TextRuleMiddleware``;
 * the room websocket: the consumer checks each frame (``find_invalid``) before acting on it;
+* files: what reads an uploaded file's text checks it (the CSV imports, by line);
 * services that take text from elsewhere call ``check_text``.
 
 A refusal is ``invalid_text`` (400 on REST, an ``error`` frame on the websocket) naming where the
@@ -59,6 +63,17 @@ def find_invalid(data, path: str = "") -> str | None:
             found = find_invalid(value, f"{path}.{index}" if path else str(index))
             if found is not None:
                 return found
+    return None
+
+
+def find_invalid_in_form(data) -> str | None:
+    """The first name of a ``QueryDict`` (a query string, a form body) whose name or a value breaks
+    the rule (``"."`` when it is the name itself); None when every one keeps it."""
+    for key, values in data.lists():
+        if not is_valid_text(key):
+            return "."
+        if any(isinstance(value, str) and not is_valid_text(value) for value in values):
+            return key
     return None
 
 

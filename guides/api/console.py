@@ -5,7 +5,6 @@ import django_filters
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from commerce.models import Product
@@ -29,6 +28,7 @@ from guides.services import commission, leaderboard, settlement, shares, stores
 from tenants.api.base import ConsoleAPIView
 from tenants.api.fields import IdField, StrictIntegerField
 from tenants.api.filters import BrandFilterSet
+from tenants.api.parsers import TextRuleMultiPartParser
 from tenants.errors import NotFound
 from tenants.schema import error_codes
 
@@ -114,7 +114,7 @@ class ConsoleStoreImportApi(ConsoleAPIView):
     """Import stores from CSV: ``code,name[,address,latitude,longitude,manager,status]``. A known code
     updates its store. Any error (reported by line in ``fields.lines``) imports nothing."""
 
-    parser_classes = [MultiPartParser]
+    parser_classes = [TextRuleMultiPartParser]
 
     @error_codes({400: ["file_too_large", "import_invalid", "invalid_csv"]})
     @extend_schema(request=ImportInputSerializer, responses={200: ImportOutputSerializer}, tags=TAGS)
@@ -233,7 +233,7 @@ class ConsoleGuideImportApi(ConsoleAPIView):
     """Import guides from CSV: ``username,name[,password,store,kind,leader,openid]`` (store: a store
     code; leader: a guide's username, in the file or already there). Any error imports nothing."""
 
-    parser_classes = [MultiPartParser]
+    parser_classes = [TextRuleMultiPartParser]
 
     @error_codes({400: ["file_too_large", "import_invalid"]})
     @extend_schema(request=ImportInputSerializer, responses={200: ImportOutputSerializer}, tags=TAGS)

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from guides.models import Binding, Guide, Store
+from tenants import text as text_rule
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Membership
 from tenants.selectors import brand_account
@@ -227,7 +228,7 @@ def _rows(data: bytes, required: tuple[str, ...]) -> list[tuple[int, dict]]:
         message = f"The header lacks {', '.join(missing)}."
         raise InvalidInput("invalid_csv", message, fields={"file": [message]})
     reader.fieldnames = header
-    rows = []
+    rows, invalid = [], {}
     for row in reader:
         if len(rows) == MAX_IMPORT_LINES:
             raise InvalidInput(
@@ -237,8 +238,17 @@ def _rows(data: bytes, required: tuple[str, ...]) -> list[tuple[int, dict]]:
             rows.append((reader.line_num, {None: True}))
             continue
         clean = {key: (value or "").strip() for key, value in row.items()}
-        if any(clean.values()):
+        bad = {key: [text_rule.MESSAGE] for key, value in clean.items() if not text_rule.is_valid_text(value)}
+        if bad:  # the one text rule (tenants.text): a NUL would reach PostgreSQL, which refuses it
+            invalid[str(reader.line_num)] = bad
+        elif any(clean.values()):
             rows.append((reader.line_num, clean))
+    if invalid or not all(text_rule.is_valid_text(name) for name in header):
+        raise InvalidInput(
+            text_rule.INVALID_TEXT,
+            f"{len(invalid) or 1} line(s) hold text with NUL characters; nothing was imported.",
+            fields={"lines": invalid or {"1": {"header": [text_rule.MESSAGE]}}},
+        )
     if not rows:
         raise InvalidInput("invalid_csv", "The file has no rows.", fields={"file": ["Empty."]})
     return rows

@@ -123,3 +123,60 @@ async def test_sockets_are_told_to_retry_and_nothing_acknowledged_is_lost(redis_
         assert saved == 105
     finally:
         hub_module.FLUSH_INTERVAL = saved_interval
+
+
+# --- what does not need Redis keeps answering: orders, the admin, the console --------------------------
+
+
+@pytest.mark.django_db(transaction=True)  # on-commit hooks (room events) run as in production
+def test_with_redis_down_a_customer_buys_and_pays_and_staff_work_on(
+    redis_down_later, brand, other_brand, make_customer, make_staff, customer_client, staff_client
+):
+    """Orders, the admin and the console API need the database only: with Redis stopped they
+    answer as before (a room event that cannot be published is not the buyer's failure)."""
+    from django.test import Client as PageClient
+
+    from commerce.models import Order
+    from tenants.models import Membership
+    from tests.commerce.conftest import ADDRESS, create_room, create_sku
+
+    sku = create_sku(brand, price=5000, stock=5)
+    room = create_room(brand, products=[sku.product])
+    buyer = customer_client(make_customer(brand))
+    operator = make_staff(brand, Membership.Role.OPERATOR)
+    console = staff_client(operator, brand)
+    redis_down_later.stop()
+
+    placed = buyer.post(
+        "/api/v1/mp/orders",
+        {"lines": [{"sku": sku.pk, "quantity": 2}], "room_id": room.pk, "delivery": "ship", "address": ADDRESS},
+        HTTP_IDEMPOTENCY_KEY="outage-1",
+    )
+    assert placed.status_code == 201, placed.content
+    order_id = placed.json()["id"]
+    assert buyer.post(f"/api/v1/mp/orders/{order_id}/pay").status_code == 200
+    paid = buyer.post(f"/api/v1/mp/orders/{order_id}/sandbox-pay")
+    assert paid.status_code == 200 and paid.json()["status"] == "paid", paid.content
+    assert Order.unscoped.get(pk=order_id).status == "paid"
+    assert buyer.get(f"/api/v1/mp/orders/{order_id}").status_code == 200
+
+    for path in ("/api/v1/console/orders", f"/api/v1/console/orders/{order_id}", f"/api/v1/console/rooms/{room.pk}"):
+        response = console.get(path)
+        assert response.status_code == 200, (path, response.content[:500])
+    shipped = console.post(f"/api/v1/console/orders/{order_id}/ship", {"carrier": "SF", "tracking_number": "SF9"})
+    assert shipped.status_code == 200, shipped.content
+    # Room controls write the database and then publish to viewers, who cannot be reached now:
+    # the write stands and the operator gets the answer (viewers reconnect to a fresh snapshot).
+    pushed = console.post(f"/api/v1/console/rooms/{room.pk}/push", {"product_id": sku.product_id})
+    assert pushed.status_code == 200, pushed.content
+    ended = console.post(f"/api/v1/console/rooms/{room.pk}/end")
+    assert ended.status_code == 200 and ended.json()["status"] == "ended", ended.content
+
+    admin = PageClient()
+    admin.force_login(operator)
+    for path in ("/admin/", "/admin/commerce/order/", f"/admin/commerce/order/{order_id}/change/"):
+        response = admin.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+    # Still one brand's: another brand's operator sees none of it, Redis or not.
+    rival = staff_client(make_staff(other_brand, Membership.Role.OPERATOR), other_brand)
+    assert rival.get(f"/api/v1/console/orders/{order_id}").status_code == 404
