@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from coupons.services import coupon_issue_for_follow_up, get_template
 from livestream import reports
@@ -79,7 +80,7 @@ def follow_up_create(
         )
         follow_up.recipient_count = len(customer_ids)
         follow_up.save(update_fields=["recipient_count"])
-        transaction.on_commit(lambda: send_follow_up.delay(follow_up.pk))
+        transaction.on_commit(lambda: _queue_sending(send_follow_up, follow_up.pk))
         return follow_up
 
 
@@ -92,6 +93,16 @@ def follow_up_progress(follow_up: FollowUp) -> dict[str, int]:
         .values_list("status", "n")
     )
     return {status: counts.get(status, 0) for status in Recipient.values}
+
+
+def _queue_sending(task, follow_up_id: int) -> None:
+    """Queue the sending once the follow-up is saved. With the broker (Redis) unreachable the
+    follow-up stays ``sending`` and the beat's sweep (``follow_ups_send_pending``) sends it: the
+    request that made it is answered, not failed after its commit."""
+    try:
+        task.apply_async((follow_up_id,), retry=False)
+    except OperationalError as exc:
+        logger.warning("Follow-up %s not queued (%s); the periodic sweep sends it", follow_up_id, exc)
 
 
 def follow_ups_send_pending() -> int:

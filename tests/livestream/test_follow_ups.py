@@ -88,6 +88,29 @@ def test_follow_up_sends_a_coupon_and_a_message_once(brand, audience, console, d
     assert [row["id"] for row in listed] == [body["id"]]
 
 
+def test_a_follow_up_made_while_the_broker_is_down_is_answered_and_sent_by_the_sweep(
+    brand, audience, console, django_capture_on_commit_callbacks, monkeypatch
+):
+    from kombu.exceptions import OperationalError
+
+    from livestream.tasks import send_follow_up
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(send_follow_up, "apply_async", broker_down)
+    room = audience["room"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = console.post(
+            f"/api/v1/console/rooms/{room.pk}/follow-ups", {"segment": "bought", "message_text": "hi"}
+        )
+    assert response.status_code == 201, response.content  # was a 500 after the commit
+    detail = console.get(f"/api/v1/console/follow-ups/{response.json()['id']}").json()
+    assert detail["status"] == "sending" and detail["progress"]["pending"] == 2
+    assert follow_ups.follow_ups_send_pending() == 1  # the beat's sweep sends it
+    assert console.get(f"/api/v1/console/follow-ups/{response.json()['id']}").json()["status"] == "done"
+
+
 def test_follow_up_in_two_racing_runs_gives_each_customer_once(brand, audience):
     room = audience["room"]
     template = make_template(brand)
