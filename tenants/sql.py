@@ -126,13 +126,15 @@ class Claim:
     count is read back, so the claims can travel with the rows they are for.
 
     ``refusal()`` looks again and says why the claim is refused: an exception to raise, or None if
-    it would pass now."""
+    it would pass now. ``returning``: a column (expression) of the claimed row to read back after
+    the block, as ``answer()`` (the stock left, say)."""
 
-    def __init__(self, sql: str, params, refusal: Callable[[], Exception | None]):
-        self.sql, self.params, self.refusal = sql, params, refusal
+    def __init__(self, sql: str, params, refusal: Callable[[], Exception | None], returning: str = ""):
+        self.sql, self.params, self.refusal, self.returning = sql, params, refusal, returning
+        self.answer: Callable[[], list[tuple]] = list
 
     def send(self) -> None:
-        _write(self.sql, self.params)
+        self.answer = _write(self.sql, self.params, self.returning)
 
 
 def claim_refusal(claims: list[Claim]) -> Exception | None:
