@@ -104,8 +104,8 @@ def order_place(
         try:
             ticket = stock_gate.admit(brand_id=brand.pk, lines=merged)  # a sold-out SKU or sale ends here
         except Conflict:
-            if idempotency_key and (earlier := _earlier_order(customer, idempotency_key, request_hash)):
-                return earlier, False
+            if idempotency_key and _key_used(customer, idempotency_key):
+                return _earlier_order(customer, idempotency_key, request_hash), False
             raise
         place = partial(
             _place, brand, customer, merged, room_id, source, delivery, address, pickup_store_id, note,
@@ -149,6 +149,17 @@ def _request_hash(*parts) -> str:
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_KEY_USED = "SELECT 1 FROM commerce_order WHERE brand_id = %s AND customer_id = %s AND idempotency_key = %s"
+
+
+def _key_used(customer: Customer, key: str) -> bool:
+    """Whether the customer placed an order with this Idempotency-Key: asked of every buyer the
+    stock gate turns away with a key, so written out once (its index: order_idempotency_uniq)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_KEY_USED, [customer.brand_id, customer.pk, key])
+        return cursor.fetchone() is not None
 
 
 def _earlier_order(customer: Customer, key: str, request_hash: str) -> Order | None:
