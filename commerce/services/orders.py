@@ -102,9 +102,9 @@ def order_place(
     merged = _checked_lines(lines)
     with brand_scope(brand):
         try:
-            ticket = stock_gate.admit(brand_id=brand.pk, lines=merged)  # a sold-out SKU or sale ends here
-        except Conflict:
-            if idempotency_key and _key_used(customer, idempotency_key):
+            ticket = stock_gate.admit(brand_id=brand.pk, customer_id=customer.pk, lines=merged)
+        except Conflict as refusal:  # a sold-out SKU or sale ends here; a retry answers its order
+            if idempotency_key and refusal.bought_before and _key_used(customer, idempotency_key):
                 return _earlier_order(customer, idempotency_key, request_hash), False
             raise
         place = partial(

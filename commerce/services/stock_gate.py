@@ -26,6 +26,10 @@ constraints still refuse them, so the gate can only turn buyers away early, neve
   after it was built and is rebuilt from the database.
 * When Redis is unreachable, orders go straight to the database (slower, never oversold); the
   gate is tried again after ``RETRY_AFTER_S``.
+* A buyer turned away with an Idempotency-Key may be retrying the order that took the last unit,
+  which must answer that order: the script marks each buyer who took tokens (for a day), and only
+  a marked buyer's key is looked up in the database. After Redis lost its data, such a retry of
+  an order placed before is answered 409 instead (the order stands, in the customer's orders).
 * On the embedded default (no ``REDIS_URL``) the gate is off: one process, and SQLite serializes
   every write anyway.
 """
@@ -50,9 +54,10 @@ RETRY_AFTER_S = 5  # after Redis failed, orders skip the gate for this long
 TIMEOUT_S = 0.5  # connect and read timeout of the gate's Redis calls
 STOCK, LABEL = "stock", "label"
 
-# KEYS[1]: a SKU's gate. ARGV: ttl, n, then n pairs (field, units), then pairs (field, value) to
-# fill in first where missing (a rebuild). Answers {1} (taken), {-1} (a field is missing), or
-# {0, i, left, label} (refused by the i-th field, which has only ``left``).
+# KEYS[1]: a SKU's gate; KEYS[2]: the buyer's mark on it. ARGV: ttl, n, then n pairs (field, units),
+# then pairs (field, value) to fill in first where missing (a rebuild). Answers {1} (taken, and the
+# buyer marked for a day), {-1} (a field is missing), or {0, i, left, label, marked} (refused by
+# the i-th field, which has only ``left``; ``marked``: whether this buyer took tokens here before).
 _TAKE = """
 local n = tonumber(ARGV[2])
 if #ARGV > 2 + 2 * n then
@@ -68,10 +73,11 @@ end
 for i = 1, n do
   local left = tonumber(values[i])
   if left < tonumber(ARGV[2 + 2 * i]) then
-    return {0, i, left, redis.call('HGET', KEYS[1], 'label') or ''}
+    return {0, i, left, redis.call('HGET', KEYS[1], 'label') or '', redis.call('EXISTS', KEYS[2])}
   end
 end
 for i = 1, n do redis.call('HINCRBY', KEYS[1], fields[i], -tonumber(ARGV[2 + 2 * i])) end
+redis.call('SET', KEYS[2], 1, 'EX', 86400)
 return {1}
 """
 
@@ -92,6 +98,12 @@ end
 
 def gate_key(brand_id: int, sku_id: int) -> str:
     return f"{settings.REDIS_KEY_PREFIX}:gate:{{b{brand_id}:sku{sku_id}}}"
+
+
+def buyer_key(brand_id: int, sku_id: int, customer_id: int) -> str:
+    """Marks a customer who took tokens of the SKU in the last day: only such a buyer, turned away,
+    may be retrying an order already placed, so only theirs is looked up (orders.order_place)."""
+    return f"{gate_key(brand_id, sku_id)}:buyer:{customer_id}"
 
 
 def sale_field(flash_sale_id: int) -> str:
@@ -163,7 +175,7 @@ class Ticket:
 NOT_GATED = Ticket(0, None)
 
 
-def admit(*, brand_id: int, lines: Iterable) -> Ticket:
+def admit(*, brand_id: int, customer_id: int, lines: Iterable) -> Ticket:
     """Take the tokens of an order's ``lines`` (``sku_id``, ``quantity``, ``flash_sale_id``; merged
     already and checked for quantities), or raise the 409 the database would give. Answers the
     ticket to give them back with if the order fails; NOT_GATED when the gate is off, Redis is
@@ -180,7 +192,7 @@ def admit(*, brand_id: int, lines: Iterable) -> Ticket:
     taken: dict[int, dict[str, int]] = {}
     try:
         for sku_id, fields in sorted(wanted.items()):
-            refusal = _take(brand_id, sku_id, fields)
+            refusal = _take(brand_id, sku_id, customer_id, fields)
             if refusal is False:  # not the brand's SKU or sale: let the database answer
                 _adjust(brand_id, taken, sign=1)
                 return NOT_GATED
@@ -199,26 +211,31 @@ def admit(*, brand_id: int, lines: Iterable) -> Ticket:
     return Ticket(brand_id, taken)
 
 
-def _take(brand_id: int, sku_id: int, fields: dict[str, int]):
+def _take(brand_id: int, sku_id: int, customer_id: int, fields: dict[str, int]):
     """None when taken; the Conflict when refused; False when the database has no such row."""
     # The sale's units before the SKU's stock, as the database path checks them.
     ordered = sorted(fields, key=lambda field: field == STOCK)
     key, pairs = gate_key(brand_id, sku_id), [x for field in ordered for x in (field, fields[field])]
-    answer = _redis.take(keys=[key], args=[TTL_S, len(fields), *pairs])
+    keys = [key, buyer_key(brand_id, sku_id, customer_id)]
+    answer = _redis.take(keys=keys, args=[TTL_S, len(fields), *pairs])
     if answer[0] == -1:
         values = _db_values(brand_id, sku_id, fields, label=True)
         if values is None:
             return False
         fill = [x for item in values.items() for x in item]
-        answer = _redis.take(keys=[key], args=[TTL_S, len(fields), *pairs, *fill])
+        answer = _redis.take(keys=keys, args=[TTL_S, len(fields), *pairs, *fill])
     if answer[0] == 1:
         return None
-    _, index, left, label = answer
-    field = ordered[index - 1]
-    if field == STOCK:
+    _, index, left, label, marked = answer
+    if ordered[index - 1] == STOCK:
         label = label.decode() if isinstance(label, bytes) else label
-        return Conflict("out_of_stock", f"{label} is out of stock.", fields={"sku": sku_id})
-    return Conflict("flash_sale_sold_out", "The flash sale is sold out.", fields={"remaining": max(int(left), 0)})
+        refusal = Conflict("out_of_stock", f"{label} is out of stock.", fields={"sku": sku_id})
+    else:
+        refusal = Conflict(
+            "flash_sale_sold_out", "The flash sale is sold out.", fields={"remaining": max(int(left), 0)}
+        )
+    refusal.bought_before = bool(marked)
+    return refusal
 
 
 def _db_values(brand_id: int, sku_id: int, fields, *, label: bool = False) -> dict | None:

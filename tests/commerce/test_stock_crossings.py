@@ -55,4 +55,4 @@ def test_a_refund_restocking_a_sold_out_sku_tells_the_rooms(brand, customer, cro
 @pytest.mark.skipif(bool(settings.REDIS_URL), reason="the embedded default has no Redis")
 def test_the_gate_is_off_on_the_embedded_default(brand):
     sku = create_sku(brand, stock=1)
-    assert stock_gate.admit(brand_id=brand.pk, lines=[LineRequest(sku.pk, 1)]) is stock_gate.NOT_GATED
+    assert stock_gate.admit(brand_id=brand.pk, customer_id=1, lines=[LineRequest(sku.pk, 1)]) is stock_gate.NOT_GATED

@@ -74,12 +74,16 @@ def test_a_storm_sells_exactly_the_units_and_the_gate_turns_the_rest_away(brand,
 def test_a_sold_out_sale_and_a_sold_out_sku_are_answered_without_a_query(brand, customers, django_assert_num_queries):
     sku = create_sku(brand, price=1000, stock=3)
     sale = create_flash_sale(sku, price=500, quantity=2, per_customer_limit=5)
-    buyer, other = customers(2)
+    buyer, other, newcomer = customers(3)
+    newcomer.brand = brand  # as the request's customer comes, with its brand
     place(buyer, sku, sale, quantity=2)
     place(other, sku)
 
     with django_assert_num_queries(0), pytest.raises(Conflict) as sold_out:
-        place(other, sku, sale)
+        place(newcomer, sku, sale, key="a-fresh-key")  # never took tokens here: no key to look up
+    assert sold_out.value.code == "flash_sale_sold_out"
+    with django_assert_num_queries(1), pytest.raises(Conflict) as sold_out:
+        place(other, sku, sale, key="another-key")  # took tokens of this SKU: is this a retry?
     assert sold_out.value.code == "flash_sale_sold_out"
     with django_assert_num_queries(0), pytest.raises(Conflict) as out_of_stock:
         place(other, sku)
