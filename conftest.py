@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
-from tenants.auth import CustomerAccessToken, staff_tokens
+from tenants.auth import CustomerAccessToken, forget_customers, staff_tokens
 from tenants.models import Brand, Customer, Membership
 
 if os.environ.get("SIYU_TEST_CLOCK"):
@@ -63,6 +63,14 @@ def _close_consumer_connections():
     from django.db import connections
 
     SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def _customers_read_each_time(settings):
+    """Tests change customers and brands between requests and expect the next request to see it:
+    tenants.auth remembers none (tests/tenants/test_customer_cache.py tests it remembering)."""
+    settings.CUSTOMER_CACHE_SECONDS = 0
+    forget_customers()
 
 
 @pytest.fixture(autouse=True)

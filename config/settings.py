@@ -189,6 +189,10 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 
+# A customer's and brand's row is remembered per process this long (tenants.auth): a suspended
+# brand is refused by every process within these seconds.
+CUSTOMER_CACHE_SECONDS = env.int("CUSTOMER_CACHE_SECONDS", default=5)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Siyu API",
     "DESCRIPTION": (

@@ -6,6 +6,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tenants.auth import forget_customers
 from tenants.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from tenants.models import Brand, Customer, Membership, StaffInvitation
 from tenants.scoping import brand_scope
@@ -106,6 +107,7 @@ def brand_suspend(*, brand: Brand, reason: str = "") -> Brand:
         raise Conflict("already_suspended", "The brand is already suspended.", fields={"status": brand.status})
     brand.status, brand.suspended_reason = Brand.Status.SUSPENDED, reason
     brand.save(update_fields=["status", "suspended_reason"])
+    transaction.on_commit(forget_customers)  # at once here; other processes within CUSTOMER_CACHE_SECONDS
     return brand
 
 

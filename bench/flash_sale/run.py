@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
     HOST,
+    clear_redis_prefix,
     free_port,
     postgres_cpu_seconds,
     recreate_database,
@@ -287,6 +288,7 @@ def main():
     env = server_env(args)
     os.environ.update({k: v for k, v in env.items() if k not in ("ROOT_URLCONF",)})
     recreate_database(args.pg, args.database)
+    clear_redis_prefix(args.redis_url, f"{env['REDIS_KEY_PREFIX']}:")  # the stock gate of an earlier run (same ids)
     state = seed(args)
     print(
         f"flash_sale bench: Q={args.quantity} units, C={args.buyers} buyers, {args.workers} workers, "

@@ -140,7 +140,7 @@ def flash_sale_take(*, flash_sale: FlashSale, sku: Sku, quantity: int, now: date
 
     at = connection.ops.adapt_datetimefield_value(now)
     params = [at, at, quantity, flash_sale.pk, sku.brand_id]
-    return Claim(_TAKE.format(table=FlashSale._meta.db_table), params, refusal)
+    return Claim(_TAKE.format(table=FlashSale._meta.db_table), params, refusal, returning="quantity - sold")
 
 
 # Past the limit the customer's units would turn negative, which their column forbids (tenants.sql.Claim).
@@ -186,9 +186,16 @@ def _why_not_taken(flash_sale: FlashSale, now: datetime) -> Conflict:
     return Conflict("flash_sale_sold_out", "The flash sale is sold out.", fields={"remaining": flash_sale.remaining})
 
 
-def flash_sale_release(*, flash_sale_id: int, customer_id: int, quantity: int) -> None:
-    """Give back the units of an order that will not be paid (inside the caller's transaction)."""
-    FlashSale.objects.filter(pk=flash_sale_id).update(sold=F("sold") - quantity)
+def flash_sale_release(*, flash_sale_id: int, customer_id: int, quantity: int) -> bool:
+    """Give back the units of an order that will not be paid (inside the caller's transaction);
+    answers whether the sale was sold out."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {FlashSale._meta.db_table} SET sold = sold - %s WHERE id = %s RETURNING quantity - sold",
+            [quantity, flash_sale_id],
+        )
+        row = cursor.fetchone()
     FlashSalePurchase.objects.filter(flash_sale_id=flash_sale_id, customer_id=customer_id).update(
         quantity=F("quantity") - quantity
     )
+    return row is not None and row[0] == quantity

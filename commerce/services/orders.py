@@ -14,18 +14,19 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from commerce.models import FlashSale, Order, OrderEvent, OrderLine, Product, Sku
-from commerce.services import flash_sales
+from commerce.services import flash_sales, stock_gate
 from commerce.services.pricing import PricedLine, price_order
 from coupons import services as coupon_services
 from guides.models import Store
 from guides.services import attribution_for
 from guides.services.commission import commission_accrue
+from livestream import room_state
 from livestream.models import LiveRoom, RoomProduct
 from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source, scene_of
 from tenants.errors import Conflict, InvalidInput, NotFound
@@ -98,35 +99,46 @@ def order_place(
     extras = [coupon_id] if coupon_id is not None else []
     extras += [offer.key] if offer is not None else []
     request_hash = _request_hash(lines, room_id, source, delivery, address, pickup_store_id, note, *extras)
+    merged = _checked_lines(lines)
     with brand_scope(brand):
-        for attempt in range(2):
-            try:
-                return _place(
-                    brand,
-                    customer,
-                    lines,
-                    room_id,
-                    source,
-                    delivery,
-                    address,
-                    pickup_store_id,
-                    note,
-                    idempotency_key,
-                    request_hash,
-                    coupon_id,
-                    offer,
-                )
-            except (Conflict, NotFound, IntegrityError) as error:
-                # A retry of an order placed before answers that order, even when it could not be
-                # placed again now (its flash sale sold out since). An INSERT that met a unique key
-                # (everything was rolled back) is either that, with a parallel request with the key
-                # committing first, or a random order number already taken (try once more).
-                earlier = _earlier_order(customer, idempotency_key, request_hash) if idempotency_key else None
-                if earlier is not None:
-                    return earlier, False
-                if not isinstance(error, IntegrityError) or attempt:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            ticket = stock_gate.admit(brand_id=brand.pk, customer_id=customer.pk, lines=merged)
+        except Conflict as refusal:  # a sold-out SKU or sale ends here; a retry answers its order
+            if idempotency_key and refusal.bought_before and _key_used(customer, idempotency_key):
+                return _earlier_order(customer, idempotency_key, request_hash), False
+            raise
+        place = partial(
+            _place, brand, customer, merged, room_id, source, delivery, address, pickup_store_id, note,
+            idempotency_key, request_hash, coupon_id, offer,
+        )  # fmt: skip
+        try:
+            order, created = _placed_or_earlier(place, customer, idempotency_key, request_hash)
+        except BaseException as error:
+            ticket.failed(error)
+            raise
+        if not created:
+            ticket.give_back()
+        elif not ticket.gated:
+            _taken_from_gate_on_commit(order)
+        return order, created
+
+
+def _placed_or_earlier(place, customer, idempotency_key, request_hash) -> tuple[Order, bool]:
+    """``place()``, or the earlier order of a retry."""
+    for attempt in range(2):
+        try:
+            return place()
+        except (Conflict, NotFound, IntegrityError) as error:
+            # A retry of an order placed before answers that order, even when it could not be
+            # placed again now (its flash sale sold out since). An INSERT that met a unique key
+            # (everything was rolled back) is either that, with a parallel request with the key
+            # committing first, or a random order number already taken (try once more).
+            earlier = _earlier_order(customer, idempotency_key, request_hash) if idempotency_key else None
+            if earlier is not None:
+                return earlier, False
+            if not isinstance(error, IntegrityError) or attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _request_hash(*parts) -> str:
@@ -139,6 +151,17 @@ def _request_hash(*parts) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_KEY_USED = "SELECT 1 FROM commerce_order WHERE brand_id = %s AND customer_id = %s AND idempotency_key = %s"
+
+
+def _key_used(customer: Customer, key: str) -> bool:
+    """Whether the customer placed an order with this Idempotency-Key: asked of every buyer the
+    stock gate turns away with a key, so written out once (its index: order_idempotency_uniq)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_KEY_USED, [customer.brand_id, customer.pk, key])
+        return cursor.fetchone() is not None
+
+
 def _earlier_order(customer: Customer, key: str, request_hash: str) -> Order | None:
     """The order placed before with this Idempotency-Key; the key with another request: 409."""
     earlier = Order.objects.filter(customer=customer, idempotency_key=key).first()
@@ -147,21 +170,8 @@ def _earlier_order(customer: Customer, key: str, request_hash: str) -> Order | N
     return earlier
 
 
-def _place(
-    brand,
-    customer,
-    line_requests,
-    room_id,
-    source,
-    delivery,
-    address,
-    pickup_store_id,
-    note,
-    idempotency_key,
-    request_hash,
-    coupon_id=None,
-    offer=None,
-) -> tuple[Order, bool]:
+def _checked_lines(line_requests: list[LineRequest]) -> list[LineRequest]:
+    """The cart's lines, merged, once their count and quantities are within bounds."""
     if not line_requests:
         raise InvalidInput("empty_cart", "An order needs at least one line.", fields={"lines": ["Empty."]})
     if len(line_requests) > MAX_LINES:
@@ -173,7 +183,35 @@ def _place(
                 f"A quantity is 1 to {MAX_QUANTITY}.",
                 fields={"lines": {index: {"quantity": [f"1 to {MAX_QUANTITY}."]}}},
             )
-    merged = _merge(line_requests)
+    return _merge(line_requests)
+
+
+def _taken_from_gate_on_commit(order: Order) -> None:
+    """An order placed without the gate (inside a transaction, or while Redis was unreachable)
+    takes its units from the gate when it commits."""
+    sku_units, sale_units = {}, {}
+    for line in order.placed_lines:
+        sku_units[line.sku_id] = sku_units.get(line.sku_id, 0) + line.quantity
+        if line.flash_sale_id:
+            sale_units[line.flash_sale_id] = (line.sku_id, line.quantity)
+    stock_gate.units_changed_on_commit(brand_id=order.brand_id, sku_units=sku_units, sale_units=sale_units, sign=-1)
+
+
+def _place(
+    brand,
+    customer,
+    merged,
+    room_id,
+    source,
+    delivery,
+    address,
+    pickup_store_id,
+    note,
+    idempotency_key,
+    request_hash,
+    coupon_id=None,
+    offer=None,
+) -> tuple[Order, bool]:
     with batch():  # these reads in one round trip
         skus_and_sales = _skus_with_sales(
             brand, {line.sku_id for line in merged}, {line.flash_sale_id for line in merged if line.flash_sale_id}
@@ -241,16 +279,20 @@ def _place(
     units_by_sku = {}
     for line in sorted(priced, key=lambda p: p.sku.pk):
         units_by_sku[line.sku] = units_by_sku.get(line.sku, 0) + line.quantity
+    # What is left of a sale's units and a SKU's stock, read back to tell the rooms when it runs out.
+    units_left = [
+        *(
+            (p.sku.pk, flash_sales.flash_sale_take(flash_sale=p.flash_sale, sku=p.sku, quantity=p.quantity, now=now))
+            for p in offers
+        ),
+        *((sku.pk, _take_stock(sku, quantity)) for sku, quantity in units_by_sku.items()),
+    ]
     claims = [
         *(
             flash_sales.flash_sale_add_to_customer(flash_sale=p.flash_sale, customer=customer, quantity=p.quantity)
             for p in offers
         ),
-        *(
-            flash_sales.flash_sale_take(flash_sale=p.flash_sale, sku=p.sku, quantity=p.quantity, now=now)
-            for p in offers
-        ),
-        *(_take_stock(sku, quantity) for sku, quantity in units_by_sku.items()),
+        *(claim for _, claim in units_left),
     ]
     try:
         with transaction.atomic() if coupon is not None or offer is not None else nullcontext():
@@ -295,6 +337,9 @@ def _place(
     saved_order()
     order.placed_lines = saved_lines()
     saved_event()
+    # The rooms that show a SKU whose stock (or flash sale) this order sold out show it sold out.
+    if sold_out := {sku_id for sku_id, claim in units_left if claim.answer() == [(0,)]}:
+        room_state.rooms_changed_on_commit(brand_id=brand.pk, sku_ids=sorted(sold_out))
     return order, True
 
 
@@ -453,7 +498,7 @@ def _take_stock(sku: Sku, quantity: int) -> Claim:
         name = f"{sku.product.name} ({sku.spec or sku.code})"
         return Conflict("out_of_stock", f"{name} is out of stock.", fields={"sku": sku.pk})
 
-    return Claim(_TAKE_STOCK, [quantity, sku.pk, sku.brand_id], refusal)
+    return Claim(_TAKE_STOCK, [quantity, sku.pk, sku.brand_id], refusal, returning="stock")
 
 
 # --- the state machine -------------------------------------------------------------------------
@@ -491,12 +536,39 @@ def _offers():
 
 def _give_back(order: Order) -> None:
     """Return the stock and flash-sale units of an order that will not be paid."""
-    for line in order.lines.order_by("sku_id"):
-        Sku.objects.filter(pk=line.sku_id).update(stock=F("stock") + line.quantity)
+    lines = list(order.lines.order_by("sku_id"))
+    sku_units = {}
+    for line in lines:
+        sku_units[line.sku_id] = sku_units.get(line.sku_id, 0) + line.quantity
+    back_on_sale = stock_return(brand_id=order.brand_id, sku_units=sku_units)
+    sale_units = {}
+    for line in lines:
         if line.flash_sale_id:
-            flash_sales.flash_sale_release(
+            if flash_sales.flash_sale_release(
                 flash_sale_id=line.flash_sale_id, customer_id=order.customer_id, quantity=line.quantity
-            )
+            ):
+                back_on_sale.add(line.sku_id)
+            sale_units[line.flash_sale_id] = (line.sku_id, line.quantity)
+    stock_gate.units_changed_on_commit(brand_id=order.brand_id, sku_units={}, sale_units=sale_units, sign=1)
+    if back_on_sale:
+        room_state.rooms_changed_on_commit(brand_id=order.brand_id, sku_ids=sorted(back_on_sale))
+
+
+_RETURN_STOCK = "UPDATE commerce_sku SET stock = stock + %s WHERE id = %s AND brand_id = %s RETURNING stock"
+
+
+def stock_return(*, brand_id: int, sku_units: dict[int, int]) -> set[int]:
+    """Put ``sku_units`` ({sku_id: units}) back in stock (inside the caller's transaction, in SKU
+    id order) and, once that commits, in the stock gate; answers the SKUs that were sold out (the
+    caller tells their rooms)."""
+    was_sold_out = set()
+    with connection.cursor() as cursor:
+        for sku_id, units in sorted(sku_units.items()):
+            cursor.execute(_RETURN_STOCK, [units, sku_id, brand_id])
+            if (row := cursor.fetchone()) is not None and row[0] == units:
+                was_sold_out.add(sku_id)
+    stock_gate.units_changed_on_commit(brand_id=brand_id, sku_units=sku_units, sale_units={}, sign=1)
+    return was_sold_out
 
 
 def _cancel(order: Order, *, actor, actor_id=None, reason="") -> bool:

@@ -13,11 +13,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from commerce.models import Order, OrderEvent, OrderLine, Payment, Refund, Sku
+from commerce.models import Order, OrderEvent, OrderLine, Payment, Refund
 from commerce.payments import payment_provider
 from commerce.payments.base import InvalidNotification, Notification, PrepayRequest, RefundRequest
-from commerce.services.orders import Status, _invalid_transition, _move, order_mark_paid
+from commerce.services.orders import Status, _invalid_transition, _move, order_mark_paid, stock_return
 from guides.services.commission import commission_sync_refunds
+from livestream import room_state
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope
@@ -348,6 +349,7 @@ def refund_settle(*, refund: Refund, succeeded: bool) -> bool:
     refund.save(update_fields=["status", "succeeded_at"])
     if not refund.lines:  # a payment that came too late or twice: given back, the order is untouched
         return True
+    restocked = {}
     for item in refund.lines:
         OrderLine.objects.filter(pk=item["line_id"]).update(
             refunded_quantity=F("refunded_quantity") + item["quantity"],
@@ -355,7 +357,9 @@ def refund_settle(*, refund: Refund, succeeded: bool) -> bool:
         )
         if refund.order_status_before == Status.PAID:  # never shipped: the units go back on sale
             sku_id = OrderLine.objects.filter(pk=item["line_id"]).values_list("sku_id", flat=True).get()
-            Sku.objects.filter(pk=sku_id).update(stock=F("stock") + item["quantity"])
+            restocked[sku_id] = restocked.get(sku_id, 0) + item["quantity"]
+    if back_on_sale := stock_return(brand_id=order.brand_id, sku_units=restocked):
+        room_state.rooms_changed_on_commit(brand_id=order.brand_id, sku_ids=sorted(back_on_sale))
     Order.objects.filter(pk=order.pk).update(refunded_total=F("refunded_total") + refund.amount)
     commission_sync_refunds(order=order)
     fully = not OrderLine.objects.filter(order=order, refunded_quantity__lt=F("quantity")).exists()

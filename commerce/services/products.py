@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from commerce.models import MAX_STOCK, Product, Sku
 from commerce.selectors import sku_get
+from commerce.services import stock_gate
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand
 
@@ -214,6 +215,7 @@ def sku_adjust_stock(*, brand: Brand, sku: Sku, delta: int) -> Sku:
             f"Stock would pass {MAX_STOCK}.",
             fields={"sku": current.pk, "stock": current.stock, "delta": delta},
         )
+    stock_gate.units_changed_on_commit(brand_id=brand.pk, sku_units={sku.pk: delta}, sale_units={}, sign=1)
     return current
 
 

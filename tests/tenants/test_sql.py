@@ -53,3 +53,11 @@ def test_inside_a_transaction_a_refusal_leaves_it_usable(skus):
             _take_stock(scarce, 2).send()
         _take_stock(plenty, 1).send()  # the transaction goes on
     assert (stock(plenty), stock(scarce)) == (4, 1)
+
+
+def test_psycopg_remembers_the_parsing_of_an_orders_one_statement():
+    """tenants.sql raises psycopg's limits on the statements whose parsing it remembers; this fails
+    if psycopg renames them (the order's writes would be parsed again on every order)."""
+    from psycopg import _queries
+
+    assert _queries.MAX_CACHED_STATEMENT_PARAMS >= 200 and _queries.MAX_CACHED_STATEMENT_LENGTH >= 16384
