@@ -2,6 +2,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tenants import brand_state
 from tenants.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated
 from tenants.models import Brand, Customer, Membership
 from tenants.scoping import brand_scope
@@ -102,6 +103,7 @@ def brand_suspend(*, brand: Brand, reason: str = "") -> Brand:
         raise Conflict("already_suspended", "The brand is already suspended.", fields={"status": brand.status})
     brand.status, brand.suspended_reason = Brand.Status.SUSPENDED, reason
     brand.save(update_fields=["status", "suspended_reason"])
+    brand_state.forget_on_commit(brand.pk)
     return brand
 
 
@@ -110,6 +112,7 @@ def brand_reactivate(*, brand: Brand) -> Brand:
         raise Conflict("already_active", "The brand is already active.", fields={"status": brand.status})
     brand.status, brand.suspended_reason = Brand.Status.ACTIVE, ""
     brand.save(update_fields=["status", "suspended_reason"])
+    brand_state.forget_on_commit(brand.pk)
     return brand
 
 

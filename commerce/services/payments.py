@@ -18,6 +18,7 @@ from commerce.payments import payment_provider
 from commerce.payments.base import InvalidNotification, Notification, PrepayRequest, RefundRequest
 from commerce.services.orders import Status, _invalid_transition, _move, order_mark_paid
 from guides.services.commission import commission_sync_refunds
+from livestream.room_state import rooms_changed_on_commit
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope
@@ -342,6 +343,7 @@ def refund_settle(*, refund: Refund, succeeded: bool) -> bool:
         if refund.order_status_before == Status.PAID:  # never shipped: the units go back on sale
             sku_id = OrderLine.objects.filter(pk=item["line_id"]).values_list("sku_id", flat=True).get()
             Sku.objects.filter(pk=sku_id).update(stock=F("stock") + item["quantity"])
+            rooms_changed_on_commit(brand_id=order.brand_id, sku_ids=[sku_id])  # may be back in stock
     Order.objects.filter(pk=order.pk).update(refunded_total=F("refunded_total") + refund.amount)
     commission_sync_refunds(order=order)
     fully = not OrderLine.objects.filter(order=order, refunded_quantity__lt=F("quantity")).exists()
