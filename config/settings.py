@@ -108,7 +108,7 @@ REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="siyu") + env.str("PYTEST
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",  # one redis-py client per pool (config/cache.py)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": REDIS_KEY_PREFIX,
         }

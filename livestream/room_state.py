@@ -37,7 +37,11 @@ not be bumped heal within ``BODY_TTL``.
 from __future__ import annotations
 
 import logging
+import struct
+import threading
 import time
+import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -65,11 +69,38 @@ class Entry:
     """A room's shared part under one version. ``head`` is the JSON object without its closing
     brace; ``meta`` holds what the tail needs: ``like_total`` (persisted, a floor for the live
     total), ``likes``/``online`` at build time, ``festivals`` ({festival id: main room id}) and
-    ``costream`` ((id, partner room id) or None), which the ``source`` of a request may name."""
+    ``costream`` ((id, partner room id) or None), which the ``source`` of a request may name.
+    ``deflated`` is ``head`` compressed once (raw deflate, flushed to a byte boundary), and
+    ``crc`` its CRC-32: ``gzipped`` appends a request's tail without compressing ``head`` again."""
 
     version: int
     head: bytes
     meta: dict = field(default_factory=dict)
+    deflated: bytes = b""
+    crc: int = 0
+
+    @classmethod
+    def encode(cls, version: int, head: bytes, meta: dict) -> Entry:
+        compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+        deflated = compressor.compress(head) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        return cls(version, head, meta, deflated, zlib.crc32(head))
+
+    def gzipped(self, tail: bytes) -> bytes:
+        """``head + tail`` as one gzip member: the head's deflate stream, then the tail as a final
+        stored block (RFC 1951 §3.2.4; a tail is far below its 65,535-byte limit), then the
+        trailer (the CRC-32 and length of the whole)."""
+        stored = b"\x01" + struct.pack("<HH", len(tail), len(tail) ^ 0xFFFF) + tail
+        trailer = struct.pack("<II", zlib.crc32(tail, self.crc), (len(self.head) + len(tail)) & 0xFFFFFFFF)
+        return _GZIP_HEADER + self.deflated + stored + trailer
+
+
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, no time, unknown OS
+
+# This process's last entry of each room it served, so that a hit reads only the version (a few
+# bytes) from the cache, not the body; checked against the current version on every request.
+_MEMO: OrderedDict = OrderedDict()
+MEMO_ROOMS = 256
+_MEMO_LOCK = threading.Lock()
 
 
 def _key(brand_id: int, room_id: int, part: str) -> str:
@@ -170,24 +201,45 @@ def shared_entry(
     (which may raise before anything is built)."""
     state = _Cache()
     vkey, bkey, lkey = version_key(brand_id, room_id), body_key(brand_id, room_id), live_key(brand_id, room_id)
-    values = state.call("get_many", [vkey, bkey, lkey, *extra_keys], default={})
+    # One round trip on a hit: the version, the counters and whatever the caller adds.
+    get_many = "get_many_trusted" if hasattr(cache, "get_many_trusted") else "get_many"
+    values = state.call(get_many, [vkey, lkey, *extra_keys], default={})
     if check is not None:
         check(values)
-    version, entry = values.get(vkey), values.get(bkey)
-    if version is not None and entry is not None and entry.version == version:
-        return entry, values
+    version = values.get(vkey)
+    memo = _MEMO.get((brand_id, room_id))
+    if version is not None and memo is not None and memo.version == version:
+        return memo, values
     if state.down:
         return _build(build, 0), values
-    if version is None:
-        version = _fresh_version()
-        if not state.call("add", vkey, version, timeout=None, default=False):
-            version = state.call("get", vkey, default=version)
-    return _rebuild(state, brand_id, room_id, version, build), values
+    entry = state.call("get", bkey) if version is not None else None
+    if entry is None or entry.version != version:
+        if version is None:
+            version = _fresh_version()
+            if not state.call("add", vkey, version, timeout=None, default=False):
+                version = state.call("get", vkey, default=version)
+        entry = _rebuild(state, brand_id, room_id, version, build)
+    if not state.down:
+        _remember(brand_id, room_id, entry)
+    return entry, values
+
+
+def _remember(brand_id: int, room_id: int, entry: Entry) -> None:
+    with _MEMO_LOCK:
+        _MEMO[(brand_id, room_id)] = entry
+        _MEMO.move_to_end((brand_id, room_id))
+        while len(_MEMO) > MEMO_ROOMS:
+            _MEMO.popitem(last=False)
+
+
+def forget_memo() -> None:
+    """Tests: forget this process's entries."""
+    _MEMO.clear()
 
 
 def _build(build, version: int) -> Entry:
     head, meta = build()
-    return Entry(version, head, meta)
+    return Entry.encode(version, head, meta)
 
 
 def _rebuild(state: _Cache, brand_id: int, room_id: int, version: int, build) -> Entry:

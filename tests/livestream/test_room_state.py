@@ -511,3 +511,20 @@ def test_the_room_model_is_untouched_by_reads(show, viewer):
         detail(viewer, show.room)
     assert not any(q["sql"].startswith(("UPDATE", "INSERT")) for q in queries.captured_queries)
     assert LiveRoom.unscoped.get(pk=show.room.pk).updated_at == updated
+
+
+def test_a_client_that_accepts_gzip_gets_the_same_answer_compressed(show, viewer):
+    import gzip
+
+    plain = viewer.get(f"{ROOMS}/{show.room.pk}?source=scene:abc")
+    packed = viewer.get(f"{ROOMS}/{show.room.pk}?source=scene:abc", HTTP_ACCEPT_ENCODING="br, gzip")
+    assert packed["Content-Encoding"] == "gzip" and packed["Vary"] == "Accept-Encoding"
+    assert gzip.decompress(packed.content) == plain.content and len(packed.content) < len(plain.content)
+
+
+def test_a_process_that_served_an_older_version_does_not_serve_it_again(brand, show, viewer, committed):
+    """The process's memo of the last entry is checked against the cache's version every time."""
+    detail(viewer, show.room)
+    room_state.cache.incr(room_state.version_key(brand.pk, show.room.pk))  # another process's change
+    Sku.unscoped.filter(pk=show.tea_sku.pk).update(stock=0)
+    assert not card(detail(viewer, show.room), show.tea)["skus"][0]["in_stock"]
