@@ -106,6 +106,21 @@ async def open_socket(url: str, on_text, slot: int = 0, timeout: float = 60.0) -
     return conn
 
 
+async def http_get(address: str, path: str, token: str, timeout: float = 60.0) -> int:
+    """One ``GET`` on a connection of its own, read to the end; answers the status (0 if none)."""
+    host, _, port = address.partition(":")
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+    try:
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+            f"Accept-Encoding: gzip\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+        )
+        response = await asyncio.wait_for(reader.read(), timeout)
+    finally:
+        writer.close()
+    return int(response[9:12]) if response.startswith(b"HTTP/1.") else 0
+
+
 def comment_sent_ns(data) -> int:
     """The ``t=<ns>`` a commenter wrote at the start of a comment's text (0 if there is none)."""
     i = data.find(TEXT_TIME)
@@ -197,6 +212,43 @@ class _Worker:
 
         await asyncio.gather(*(one(slot, url) for slot, url in urls))
         return {"connected": len(self.conns) - before, "errors": dict(errors)}
+
+    async def enter(self, entries: list[tuple[int, str, str, str]], concurrency: int, start_ns: int):
+        """Viewers entering a room, as a mini-program does: ``GET`` the room over HTTP (a new
+        connection each, as from a new phone), then open the websocket and wait for its snapshot.
+        ``entries`` are (slot, http "host:port", path, websocket URL); they all start at
+        ``start_ns`` (perf_counter_ns), at most ``concurrency`` under way at once. Answers each
+        viewer's time from the start of its GET to its snapshot, and when the last one was in."""
+        errors: Counter = Counter()
+        gate = asyncio.Semaphore(concurrency)
+        took, done_ns, before = array("q"), [0], len(self.conns)
+        delay = (start_ns - perf_counter_ns()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+        async def one(slot, address, path, url):
+            async with gate:
+                began = perf_counter_ns()
+                try:
+                    status = await http_get(address, path, url.partition("token=")[2])
+                    if status != 200:
+                        errors[f"GET {status}"] += 1
+                        return
+                    self.conns.append(await open_socket(url, self.tally.on_text, slot))
+                except Exception as exc:
+                    errors[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
+                    return
+                now = perf_counter_ns()
+                took.append(now - began)
+                done_ns[0] = max(done_ns[0], now)
+
+        await asyncio.gather(*(one(*entry) for entry in entries))
+        return {
+            "entered": len(self.conns) - before,
+            "errors": dict(errors),
+            "took": took.tobytes(),
+            "done_ns": done_ns[0],
+        }
 
     async def reset(self):
         self.tally.reset()

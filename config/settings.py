@@ -110,7 +110,8 @@ REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="siyu") + env.str("PYTEST
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "tenants.redis.DegradingRedisCache",  # a cold cache while Redis is down
+            # A cold cache while Redis is down; one redis-py client per pool (tenants/redis.py).
+            "BACKEND": "tenants.redis.DegradingRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
             "KEY_PREFIX": REDIS_KEY_PREFIX,

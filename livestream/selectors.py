@@ -1,11 +1,12 @@
 """Reads of live rooms that are more than a one-line queryset."""
 
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Sum, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from commerce.models import Product, Sku
 from livestream.models import (
     CoStream,
+    Festival,
     GiftBox,
     GiftBoxPrize,
     LiveRoom,
@@ -15,6 +16,7 @@ from livestream.models import (
     ProductClick,
     ReminderSubscription,
     RoomProduct,
+    Venue,
 )
 from tenants.errors import NotFound
 from tenants.models import Brand
@@ -72,12 +74,18 @@ def subscribed_room_ids(customer, room_ids) -> set[int]:
 
 def mp_room_detail(room_id) -> LiveRoom:
     """A room with what a viewer sees in it: the pushed product, ``has_costream`` (whether an
-    accepted co-stream links it now) and ``sellable_products`` (see ``sellable_product_cards``).
-    Three queries whatever the product count."""
+    accepted co-stream links it now), ``in_festival`` (whether it is a joined venue of a published
+    festival), ``has_lottery`` / ``has_gift_box`` (whether one is open in it) and ``sellable_products``
+    (see ``sellable_product_cards``). Three queries whatever the product count."""
     room = (
         LiveRoom.objects.filter(pk=room_id, status__in=VIEWER_STATUSES)
         .select_related("host_store", "pushed_product__product")
-        .annotate(has_costream=Exists(_accepted_costreams(OuterRef("pk"))))
+        .annotate(
+            has_costream=Exists(_accepted_costreams(OuterRef("pk"))),
+            in_festival=Exists(_festival_venues(OuterRef("pk"))),
+            has_lottery=Exists(Lottery.objects.filter(room=OuterRef("pk"), status=Lottery.Status.OPEN)),
+            has_gift_box=Exists(GiftBox.objects.filter(room=OuterRef("pk"), status=GiftBox.Status.OPEN)),
+        )
         .first()
     )
     if room is None:
@@ -130,6 +138,37 @@ def sellable_product_cards(room: LiveRoom) -> list[dict]:
         }
         for product_id, name, images, price_type, price, price2, position in listings
     ]
+
+
+def _festival_venues(room):
+    return Venue.unscoped.filter(room=room, status=Venue.Status.JOINED, festival__status=Festival.Status.PUBLISHED)
+
+
+def room_festivals(room: LiveRoom) -> list[dict]:
+    """The published festivals the room joined as a venue: ``id``, ``name``, ``main_room_id`` and
+    ``is_main_venue``. One query."""
+    rows = (
+        _festival_venues(room)
+        .order_by("festival_id")
+        .values_list("festival_id", "festival__name", "festival__main_room_id")
+    )
+    return [
+        {"id": fid, "name": name, "main_room_id": main, "is_main_venue": main == room.pk} for fid, name, main in rows
+    ]
+
+
+def open_games(room: LiveRoom) -> list[dict]:
+    """The lotteries, then the gift boxes, open in the room (``kind``, ``id``, ``title``), oldest
+    first: the mini-program fetches their details from their own endpoints. A query for each kind
+    that ``mp_room_detail`` found open, none otherwise."""
+    games = []
+    if room.has_lottery:
+        lotteries = Lottery.objects.filter(room=room, status=Lottery.Status.OPEN).order_by("pk")
+        games += [{"kind": "lottery", "id": pk, "title": title} for pk, title in lotteries.values_list("pk", "title")]
+    if room.has_gift_box:
+        boxes = GiftBox.objects.filter(room=room, status=GiftBox.Status.OPEN).order_by("pk")
+        games += [{"kind": "gift_box", "id": pk, "title": title} for pk, title in boxes.values_list("pk", "title")]
+    return games
 
 
 def _accepted_costreams(room):
@@ -265,3 +304,85 @@ def room_gift_box_figures(*, brand: Brand, room_ids) -> dict:
         row["openings"] = row.pop("openings_n")
     totals = {"gift_boxes": len(rows), **_totals(rows, ["openings", "prizes_won", "coupons", "items", "points"])}
     return {"totals": totals, "rows": rows}
+
+
+# --- one viewer's own part of a room ------------------------------------------------------------
+
+
+def viewer_room_state(*, room: LiveRoom, customer) -> dict:
+    """What is one viewer's own in a room, beside the shared room detail: ``subscribed`` (their
+    start reminder), ``coupons`` (what they claimed from the room's drops), ``limits`` (units each
+    running flash sale of the room still allows them), ``groups`` (group buys of the room they hold
+    a seat in, still forming) and ``bargains`` (their bargains of the room still running). Five
+    queries, each on the customer's own rows."""
+    from django.utils import timezone
+
+    from commerce.models import Bargain, FlashSale, FlashSalePurchase, Group, GroupMember
+    from coupons.models import Coupon
+
+    now = timezone.now()
+    coupons = Coupon.objects.filter(customer=customer, drop__room=room).order_by("pk")
+    held = FlashSalePurchase.objects.filter(flash_sale=OuterRef("pk"), customer=customer).values("quantity")[:1]
+    sales = (
+        FlashSale.objects.filter(room=room, is_active=True, ends_at__gt=now)
+        .annotate(held=Coalesce(Subquery(held), 0))
+        .order_by("pk")
+    )
+    seats = GroupMember.objects.filter(
+        customer=customer,
+        offer__room=room,
+        status__in=(GroupMember.Status.HOLDING, GroupMember.Status.PAID),
+        group__status__in=(Group.Status.PENDING, Group.Status.FORMING),
+    ).order_by("pk")
+    bargains = Bargain.objects.filter(
+        customer=customer, offer__room=room, status__in=(Bargain.Status.ACTIVE, Bargain.Status.ORDERED)
+    ).order_by("pk")
+    return {
+        "room_id": room.pk,
+        "subscribed": room.pk in subscribed_room_ids(customer, [room.pk]),
+        "coupons": [
+            {"drop_id": drop_id, "coupon_id": pk, "status": status}
+            for drop_id, pk, status in coupons.values_list("drop_id", "pk", "status")
+        ],
+        "limits": [
+            {"flash_sale_id": pk, "sku_id": sku_id, "left": max(0, limit - held)}
+            for pk, sku_id, limit, held in sales.values_list("pk", "sku_id", "per_customer_limit", "held")
+        ],
+        "groups": [
+            {
+                "group_id": group_id,
+                "offer_id": offer_id,
+                "status": status,
+                "seats_taken": taken,
+                "size": size,
+                "expires_at": expires_at,
+                "is_leader": is_leader,
+                "paid": member_status == GroupMember.Status.PAID,
+            }
+            for group_id, offer_id, status, taken, size, expires_at, is_leader, member_status in seats.values_list(
+                "group_id",
+                "offer_id",
+                "group__status",
+                "group__seats_taken",
+                "group__size",
+                "group__expires_at",
+                "is_leader",
+                "status",
+            )
+        ],
+        "bargains": [
+            {
+                "bargain_id": pk,
+                "offer_id": offer_id,
+                "status": status,
+                "start_price": start,
+                "floor_price": floor,
+                "cut_total": cut,
+                "price": start - cut,
+                "expires_at": expires_at,
+            }
+            for pk, offer_id, status, start, floor, cut, expires_at in bargains.values_list(
+                "pk", "offer_id", "status", "start_price", "floor_price", "cut_total", "expires_at"
+            )
+        ],
+    }

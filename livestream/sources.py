@@ -57,6 +57,43 @@ def scene_of(raw: str) -> str:
 
 def resolve_entry_source(room: LiveRoom, raw: str) -> EntrySource:
     """Check a ``source`` against the room it leads into; a source that does not lead there is refused."""
+
+    def festival(festival_id: int):
+        joined = (
+            Venue.unscoped.filter(
+                festival_id=festival_id,
+                room=room,
+                status=Venue.Status.JOINED,
+                festival__status=Festival.Status.PUBLISHED,
+            )
+            .select_related("festival")
+            .first()
+        )
+        return (joined.festival_id, joined.festival.main_room_id) if joined else None
+
+    def costream(costream_id: int):
+        found = CoStream.unscoped.filter(
+            Q(inviter_room=room) | Q(invitee_room=room), pk=costream_id, status=CoStream.Status.ACCEPTED
+        ).first()
+        return (found.pk, found.other_room(room).pk) if found else None
+
+    return _resolve(raw, festival, costream)
+
+
+def resolve_entry_source_from(raw: str, *, festivals: dict, costream: tuple | None) -> EntrySource:
+    """``resolve_entry_source`` against what the room's shared state already holds (its
+    published festivals, ``{festival id: main room id}``, and its accepted co-stream, ``(id,
+    partner room id)``), with no query: the same rule, for the cached room detail."""
+    return _resolve(
+        raw,
+        lambda festival_id: (festival_id, festivals[festival_id]) if festival_id in festivals else None,
+        lambda costream_id: costream if costream and costream[0] == costream_id else None,
+    )
+
+
+def _resolve(raw: str, festival, costream) -> EntrySource:
+    """``festival(id)`` answers ``(festival id, main room id)`` of a published festival the room
+    joined, ``costream(id)`` ``(costream id, partner room id)`` of its accepted co-stream, or None."""
     raw = (raw or "").strip()
     if not raw:
         return DIRECT
@@ -67,27 +104,14 @@ def resolve_entry_source(room: LiveRoom, raw: str) -> EntrySource:
         return EntrySource("scene", scene=value)
     if kind in ("festival", "costream") and OBJECT_ID.match(value):
         if kind == "festival":
-            joined = (
-                Venue.unscoped.filter(
-                    festival_id=int(value),
-                    room=room,
-                    status=Venue.Status.JOINED,
-                    festival__status=Festival.Status.PUBLISHED,
-                )
-                .select_related("festival")
-                .first()
-            )
+            joined = festival(int(value))
             if joined is None:
                 raise _invalid("This room is not a venue of that festival.")
-            return EntrySource(
-                "festival", festival_id=joined.festival_id, referring_room_id=joined.festival.main_room_id
-            )
-        costream = CoStream.unscoped.filter(
-            Q(inviter_room=room) | Q(invitee_room=room), pk=int(value), status=CoStream.Status.ACCEPTED
-        ).first()
-        if costream is None:
+            return EntrySource("festival", festival_id=joined[0], referring_room_id=joined[1])
+        linked = costream(int(value))
+        if linked is None:
             raise _invalid("This room is not in that co-stream.")
-        return EntrySource("costream", costream_id=costream.pk, referring_room_id=costream.other_room(room).pk)
+        return EntrySource("costream", costream_id=linked[0], referring_room_id=linked[1])
     raise _invalid(
         "Use festival:<id>, costream:<id>, scene:<scene>, reminder, follow_up, group_chat or official_account."
     )

@@ -35,6 +35,7 @@ mp_urls = [
     *interactive_mp_urls,
     path("rooms", mp.MpRoomListApi.as_view(), name="mp-rooms"),
     path("rooms/<int:room_id>", mp.MpRoomDetailApi.as_view(), name="mp-room"),
+    path("rooms/<int:room_id>/me", mp.MpRoomViewerApi.as_view(), name="mp-room-me"),
     path("rooms/<int:room_id>/reminder", mp.MpRoomReminderApi.as_view(), name="mp-room-reminder"),
     path("rooms/<int:room_id>/product-clicks", mp.MpProductClickApi.as_view(), name="mp-room-product-clicks"),
     path("festivals/<int:festival_id>", mp.MpFestivalApi.as_view(), name="mp-festival"),

@@ -6,6 +6,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tenants import brand_state
 from tenants.auth import forget_customers
 from tenants.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from tenants.models import Brand, Customer, Membership, StaffInvitation
@@ -108,6 +109,7 @@ def brand_suspend(*, brand: Brand, reason: str = "") -> Brand:
     brand.status, brand.suspended_reason = Brand.Status.SUSPENDED, reason
     brand.save(update_fields=["status", "suspended_reason"])
     transaction.on_commit(forget_customers)  # at once here; other processes within CUSTOMER_CACHE_SECONDS
+    brand_state.forget_on_commit(brand.pk)
     return brand
 
 
@@ -116,6 +118,7 @@ def brand_reactivate(*, brand: Brand) -> Brand:
         raise Conflict("already_active", "The brand is already active.", fields={"status": brand.status})
     brand.status, brand.suspended_reason = Brand.Status.ACTIVE, ""
     brand.save(update_fields=["status", "suspended_reason"])
+    brand_state.forget_on_commit(brand.pk)
     return brand
 
 

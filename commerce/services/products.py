@@ -16,6 +16,8 @@ from django.utils import timezone
 from commerce.models import MAX_STOCK, Product, Sku
 from commerce.selectors import sku_get
 from commerce.services import stock_gate
+from livestream.models import RoomProduct
+from livestream.room_state import rooms_changed_on_commit
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand
 
@@ -94,6 +96,7 @@ def product_update(*, brand: Brand, product: Product, **fields) -> Product:
         update_fields += ["audit_status", "audit_reason"]
     _validate_product(product)
     product.save(update_fields=update_fields)
+    _rooms_changed(product)
     return product
 
 
@@ -106,6 +109,7 @@ def product_set_shelf(*, brand: Brand, product: Product, on_shelf: bool) -> Prod
     if product.status != status:
         product.status = status
         product.save(update_fields=["status", "updated_at"])
+        _rooms_changed(product)
     return product
 
 
@@ -129,6 +133,7 @@ def product_audit(*, brand: Brand, product: Product, approve: bool, reason: str 
     product.audit_status = Product.AuditStatus.APPROVED if approve else Product.AuditStatus.REJECTED
     product.audit_reason = reason
     product.save(update_fields=["audit_status", "audit_reason", "updated_at"])
+    _rooms_changed(product)
     return product
 
 
@@ -139,6 +144,7 @@ def product_archive(*, brand: Brand, product: Product) -> Product:
     if product.status != Product.Status.ARCHIVED:
         product.status, product.archived_at = Product.Status.ARCHIVED, timezone.now()
         product.save(update_fields=["status", "archived_at", "updated_at"])
+        _rooms_changed(product)
     return product
 
 
@@ -150,6 +156,7 @@ def product_delete(*, brand: Brand, product: Product) -> Literal["deleted", "arc
     database who refers to the product, so there is no separate check that could go stale.
     """
     product = _lock_product(brand=brand, product_id=product.pk)
+    _rooms_changed(product)  # before the delete takes its listings with it
     try:
         with transaction.atomic():
             product.delete()
@@ -166,7 +173,9 @@ def product_delete(*, brand: Brand, product: Product) -> Literal["deleted", "arc
 def sku_create(*, brand: Brand, product: Product, code: str, spec: str = "", price: int, stock: int = 0) -> Sku:
     product = _lock_product(brand=brand, product_id=product.pk)
     _ensure_not_archived(product)
-    return _insert_sku(brand=brand, product=product, code=code, spec=spec, price=price, stock=stock)
+    sku = _insert_sku(brand=brand, product=product, code=code, spec=spec, price=price, stock=stock)
+    _rooms_changed(product)
+    return sku
 
 
 @transaction.atomic
@@ -185,6 +194,7 @@ def sku_update(*, brand: Brand, sku: Sku, **fields) -> Sku:
         setattr(sku, field, value)
     _validate_sku(sku)
     sku.save(update_fields=list(changed))  # never ``stock``: that column only moves by delta
+    rooms_changed_on_commit(brand_id=brand.pk, sku_ids=[sku.pk])
     return sku
 
 
@@ -216,10 +226,20 @@ def sku_adjust_stock(*, brand: Brand, sku: Sku, delta: int) -> Sku:
             fields={"sku": current.pk, "stock": current.stock, "delta": delta},
         )
     stock_gate.units_changed_on_commit(brand_id=brand.pk, sku_units={sku.pk: delta}, sale_units={}, sign=1)
+    if current.stock == 0 or current.stock == delta:  # sold out, or back in stock: rooms show it
+        rooms_changed_on_commit(brand_id=brand.pk, sku_ids=[sku.pk])
     return current
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _rooms_changed(product: Product) -> None:
+    """The rooms that list the product show its card: their shared detail is rebuilt on commit."""
+    room_ids = RoomProduct.unscoped.filter(brand_id=product.brand_id, product_id=product.pk).values_list(
+        "room_id", flat=True
+    )
+    rooms_changed_on_commit(brand_id=product.brand_id, room_ids=list(room_ids))
 
 
 def _lock_product(*, brand: Brand, product_id) -> Product:

@@ -1,19 +1,31 @@
 """What a viewer's mini-program shows: rooms, a room with its products, reminders, festivals."""
 
+import contextlib
+import json
+import re
+from collections.abc import Callable
+
+from django.http import HttpResponse, HttpResponseNotModified
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from livestream import selectors
+from livestream import room_state, selectors
 from livestream.models import Festival, LiveRoom, Venue
 from livestream.realtime import live_counters
 from livestream.services import live, reminders
 from livestream.services.room_products import product_summary
-from livestream.sources import resolve_entry_source
+from livestream.sources import DIRECT, resolve_entry_source_from
+from tenants import brand_state
 from tenants.api.base import CustomerAPIView
 from tenants.api.fields import IdField
-from tenants.errors import InvalidInput, NotFound
+from tenants.errors import DomainError, InvalidInput, NotFound
+from tenants.models import Brand
 from tenants.schema import error_codes
+from tenants.scoping import brand_scope, current_scope
+from tenants.token_claims import customer_claims
 
 TAGS = ["mp: rooms"]
 
@@ -118,13 +130,39 @@ class RoomProductCardSerializer(serializers.Serializer):
     skus = SkuSerializer(many=True)
 
 
+class FestivalStateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    main_room_id = serializers.IntegerField(allow_null=True)
+    is_main_venue = serializers.BooleanField()
+
+
+class GameSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["lottery", "gift_box"])
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+
+
 class MpRoomDetailSerializer(RoomCardSerializer):
+    """The shared part of a room: the same bytes for every viewer of the room, under one version
+    (livestream.room_state). ``likes``/``online`` are spliced in at most a second old; ``source``
+    echoes the request's ``?source=``."""
+
     products = serializers.SerializerMethodField()
     costream = serializers.SerializerMethodField()
+    festivals = serializers.SerializerMethodField()
+    games = serializers.SerializerMethodField()
     source = serializers.SerializerMethodField()
 
     class Meta(RoomCardSerializer.Meta):
-        fields = [*RoomCardSerializer.Meta.fields, "products", "costream", "source"]
+        fields = [
+            *(name for name in RoomCardSerializer.Meta.fields if name != "subscribed"),
+            "products",
+            "costream",
+            "festivals",
+            "games",
+            "source",
+        ]
 
     @extend_schema_field(RoomProductCardSerializer(many=True))
     def get_products(self, room) -> list[dict]:
@@ -132,7 +170,7 @@ class MpRoomDetailSerializer(RoomCardSerializer):
 
     def get_costream(self, room) -> dict | None:
         costream = self.context["costream"]
-        if costream is None:
+        if costream is None or not room.is_open:
             return None
         partner = costream.other_room(room)
         return {
@@ -147,33 +185,202 @@ class MpRoomDetailSerializer(RoomCardSerializer):
             },
         }
 
+    @extend_schema_field(FestivalStateSerializer(many=True))
+    def get_festivals(self, room) -> list[dict]:
+        return self.context["festivals"]
+
+    @extend_schema_field(GameSerializer(many=True))
+    def get_games(self, room) -> list[dict]:
+        return self.context["games"]
+
     def get_source(self, room) -> dict:
-        return self.context["source"].as_dict()
+        return DIRECT.as_dict()
+
+
+# The fields each answer splices in after the shared head (they are not in the cached bytes).
+TAIL_FIELDS = ("likes", "online", "source")
+
+
+def build_room_head(room_id, brand_id: int) -> tuple[bytes, dict]:
+    """The shared part of a room, encoded: the JSON object without the tail fields and without its
+    closing brace, and what the tail needs (``room_state.Entry.meta``). Runs in the brand's scope
+    (entered here when the hot path has none); raises ``room_not_found``. Three queries, one more
+    for each of a co-stream, festivals and each kind of open game the room has."""
+    if current_scope() is None:
+        with brand_scope(Brand(pk=brand_id)):
+            return build_room_head(room_id, brand_id)
+    room = selectors.mp_room_detail(room_id)
+    costream = selectors.active_costream(room) if room.has_costream else None
+    try:
+        counters = live_counters([room])[room.pk]
+    except room_state.CACHE_ERRORS:
+        counters = {"likes": room.like_total, "online": 0}
+    context = {
+        "counters": {room.pk: counters},
+        "costream": costream,
+        "festivals": selectors.room_festivals(room) if room.in_festival else [],
+        "games": selectors.open_games(room),
+    }
+    data = MpRoomDetailSerializer(room, context=context).data
+    for name in TAIL_FIELDS:
+        data.pop(name)
+    meta = {
+        "like_total": room.like_total,
+        "likes": counters["likes"],
+        "online": counters["online"],
+        "festivals": {festival["id"]: festival["main_room_id"] for festival in context["festivals"]},
+        "costream": (costream.pk, costream.other_room(room).pk) if costream else None,
+    }
+    return JSONRenderer().render(data)[:-1], meta
+
+
+def room_detail_response(request, *, brand_id: int, room_id: int, check: Callable | None = None) -> HttpResponse:
+    """The room detail from the shared part (``room_state``) plus this request's tail: the counters
+    and the ``source``. ``304`` when ``If-None-Match`` names the current version. Raises
+    ``room_not_found`` and ``invalid_source``; ``check`` sees the cached values first."""
+    entry, values = room_state.shared_entry(
+        brand_id=brand_id,
+        room_id=room_id,
+        build=lambda: build_room_head(room_id, brand_id),
+        extra_keys=[brand_state.key(brand_id)] if check else [],
+        check=check,
+    )
+    meta = entry.meta
+    source = resolve_entry_source_from(
+        request.GET.get("source", ""), festivals=meta["festivals"], costream=meta["costream"]
+    )
+    tag = room_state.etag(room_id, entry.version)
+    if tag in request.META.get("HTTP_IF_NONE_MATCH", ""):
+        response = HttpResponseNotModified()
+    else:
+        likes, online = room_state.live_counters(
+            brand_id=brand_id, room_id=room_id, entry=entry, cached=values.get(room_state.live_key(brand_id, room_id))
+        )
+        source_json = _DIRECT_JSON if source is DIRECT else json.dumps(source.as_dict(), separators=(",", ":")).encode()
+        tail = b',"likes":%d,"online":%d,"source":%s}' % (likes, online, source_json)
+        if ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")):
+            response = HttpResponse(entry.gzipped(tail), content_type="application/json")
+            response["Content-Encoding"] = "gzip"
+        else:
+            response = HttpResponse(entry.head + tail, content_type="application/json")
+    response["ETag"] = tag
+    response["Cache-Control"] = "private, no-cache"
+    response["Vary"] = "Accept-Encoding"
+    return response
+
+
+ACCEPTS_GZIP = re.compile(r"\bgzip\b")  # as django.middleware.gzip reads Accept-Encoding
+
+
+_DIRECT_JSON = json.dumps(DIRECT.as_dict(), separators=(",", ":")).encode()
 
 
 class MpRoomDetailApi(CustomerAPIView):
-    """A room with its on-sale products, counters, the viewer's reminder and any co-stream.
+    """A room as every viewer sees it: its status, on-sale products with prices and stock state,
+    the pushed product, counters, any co-stream, the festivals it is a venue of and its open games.
+
+    The answer is the same bytes for every viewer of the room (built once per change of the room,
+    served from the cache), with an ``ETag`` naming the room's version: send it back in
+    ``If-None-Match`` and an unchanged room answers ``304 Not Modified`` with no body. The ETag is
+    weak: ``likes`` and ``online`` may lag the live ones by a second (the room's websocket
+    snapshot brings them live). What is the viewer's own (reminder, coupons, limits, groups,
+    bargains) is ``GET /api/v1/mp/rooms/{id}/me``.
 
     ``source`` says where the viewer came from (``festival:<id>``, ``costream:<id>``,
     ``reminder``, ``scene:<scene>``); it is checked against this room and echoed, and the
     mini-program passes it on with the viewer's orders.
     """
 
-    @error_codes({400: ["invalid_source"]})
+    @classmethod
+    def as_view(cls, **initkwargs):
+        """The view, with the hot path in front: a valid customer token of an active brand is
+        answered from the cache without loading the customer or entering DRF (the token is still
+        verified, and the brand still comes from it). Anything else — no or a bad token, a brand
+        not known to be active, any error — goes the whole way through the API view."""
+        view = super().as_view(**initkwargs)
+
+        def room_detail(request, room_id):
+            if request.method == "GET":
+                answer = _fast_room_detail(request, room_id)
+                if answer is not None:
+                    return answer
+            return view(request, room_id=room_id)
+
+        room_detail.cls, room_detail.initkwargs = view.cls, view.initkwargs
+        return csrf_exempt(room_detail)
+
     @extend_schema(
-        responses={200: MpRoomDetailSerializer},
+        responses={200: MpRoomDetailSerializer, 304: None},
         tags=TAGS,
-        parameters=[OpenApiParameter("source", str, required=False)],
+        parameters=[
+            OpenApiParameter("source", str, required=False),
+            OpenApiParameter(
+                "If-None-Match", str, OpenApiParameter.HEADER, required=False, description="The ETag of a copy held."
+            ),
+        ],
     )
+    @error_codes({400: ["invalid_source"]})
     def get(self, request, room_id):
-        room = selectors.mp_room_detail(room_id)
-        context = {
-            "counters": live_counters([room]),
-            "subscribed": selectors.subscribed_room_ids(request.customer, [room.pk]),
-            "costream": selectors.active_costream(room) if room.is_open and room.has_costream else None,
-            "source": resolve_entry_source(room, request.query_params.get("source", "")),
-        }
-        return Response(MpRoomDetailSerializer(room, context=context).data)
+        return room_detail_response(request, brand_id=request.brand.pk, room_id=room_id)
+
+
+def _fast_room_detail(request, room_id) -> HttpResponse | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header.startswith("Bearer "):
+        return None
+    claims = customer_claims(header[7:].strip())
+    if claims is None:
+        return None  # the API view answers 401
+    brand_id = claims[1]
+
+    def require_active(values):
+        active = values.get(brand_state.key(brand_id))
+        if active is None:
+            brand = Brand.objects.filter(pk=brand_id).first()
+            active = int(brand is not None and brand.is_active)
+            with contextlib.suppress(room_state.CACHE_ERRORS):
+                brand_state.remember(brand_id, bool(active))
+        if not active:
+            raise _Decline
+
+    try:
+        return room_detail_response(request, brand_id=brand_id, room_id=room_id, check=require_active)
+    except (_Decline, DomainError):
+        return None
+
+
+class _Decline(Exception):
+    """The hot path leaves this request to the API view."""
+
+
+class MpRoomViewerApi(CustomerAPIView):
+    """What is the viewer's own in a room, apart from the shared room detail (which is the same for
+    every viewer and cached): ``subscribed`` (their start reminder), ``coupons`` (claimed from the
+    room's drops), ``limits`` (units each running flash sale of the room still allows them),
+    ``groups`` (group buys they hold a seat in, still forming) and ``bargains`` (still running).
+    The mini-program asks for it beside the room detail on entering, and again after the viewer
+    acts (a claim, an order). Five queries; never cached."""
+
+    class OutputSerializer(serializers.Serializer):
+        room_id = serializers.IntegerField()
+        subscribed = serializers.BooleanField()
+        coupons = serializers.ListField(child=serializers.DictField(), help_text="drop_id, coupon_id, status")
+        limits = serializers.ListField(child=serializers.DictField(), help_text="flash_sale_id, sku_id, left")
+        groups = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="group_id, offer_id, status, seats_taken, size, expires_at, is_leader, paid",
+        )
+        bargains = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="bargain_id, offer_id, status, start_price, floor_price, cut_total, price, expires_at",
+        )
+
+    @extend_schema(responses={200: OutputSerializer}, tags=TAGS)
+    def get(self, request, room_id):
+        room = selectors.get_room(room_id)
+        if room.status not in selectors.VIEWER_STATUSES:
+            raise NotFound("room_not_found", "No such live room.")
+        return Response(selectors.viewer_room_state(room=room, customer=request.customer))
 
 
 class MpRoomReminderApi(CustomerAPIView):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from livestream.models import CoStream, LiveRoom
 from livestream.realtime import publish_room_event
+from livestream.room_state import rooms_changed_on_commit
 from livestream.selectors import active_costream
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand
@@ -60,6 +61,8 @@ def costream_event_data(costream: CoStream, room: LiveRoom) -> dict:
 
 
 def _publish(costream: CoStream) -> None:
+    for room in (costream.inviter_room, costream.invitee_room):
+        rooms_changed_on_commit(brand_id=room.brand_id, room_ids=[room.pk])
     for room in (costream.inviter_room, costream.invitee_room):
         publish_room_event(room.pk, "costream", costream_event_data(costream, room))
 

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from livestream.models import Festival, LiveRoom, Venue
+from livestream.room_state import rooms_changed_on_commit
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand
 from tenants.scoping import brand_scope, platform_scope
@@ -49,7 +50,17 @@ def festival_update(*, festival: Festival, **fields) -> Festival:
     _validate_window(festival.starts_at, festival.ends_at)
     festival.full_clean()
     festival.save()
+    _venues_changed(festival)
     return festival
+
+
+def _venues_changed(festival: Festival) -> None:
+    """The rooms that joined the festival show it in their detail (livestream.room_state)."""
+    with platform_scope():
+        joined = Venue.objects.filter(festival=festival, status=Venue.Status.JOINED, room__isnull=False)
+        rooms = list(joined.values_list("brand_id", "room_id"))
+    for brand_id, room_id in rooms:
+        rooms_changed_on_commit(brand_id=brand_id, room_ids=[room_id])
 
 
 @transaction.atomic
@@ -74,6 +85,7 @@ def festival_set_main_room(*, festival: Festival, room_id: int) -> Festival:
         raise Conflict("room_not_in_festival", "The main venue must be a room that joined the festival.")
     festival.main_room_id = room_id
     festival.save(update_fields=["main_room"])
+    _venues_changed(festival)
     return festival
 
 
@@ -85,6 +97,7 @@ def festival_publish(*, festival: Festival) -> Festival:
         raise Conflict("main_room_required", "Name the main venue before publishing.")
     festival.status = Festival.Status.PUBLISHED
     festival.save(update_fields=["status"])
+    _venues_changed(festival)
     return festival
 
 
@@ -94,6 +107,7 @@ def festival_end(*, festival: Festival) -> Festival:
         raise Conflict("invalid_transition", "The festival has already ended.", fields={"status": festival.status})
     festival.status = Festival.Status.ENDED
     festival.save(update_fields=["status"])
+    _venues_changed(festival)
     return festival
 
 
@@ -117,8 +131,10 @@ def venue_join(*, brand: Brand, venue: Venue, room: LiveRoom) -> Venue:
             raise Conflict("room_closed", f"The room is {room.status}.", fields={"status": room.status})
         if venue.room_id and venue.room_id != room.pk and venue.festival.main_room_id == venue.room_id:
             raise Conflict("room_is_main_venue", "The platform made this room the main venue; ask it first.")
+        left_room_id = venue.room_id if venue.status == Venue.Status.JOINED else None
         venue.room, venue.status, venue.joined_at, venue.left_at = room, Venue.Status.JOINED, timezone.now(), None
         venue.save(update_fields=["room", "status", "joined_at", "left_at"])
+        rooms_changed_on_commit(brand_id=brand.pk, room_ids={room.pk, left_room_id} - {None})
         return venue
 
 
@@ -133,4 +149,7 @@ def venue_leave(*, brand: Brand, venue: Venue) -> Venue:
             Festival.objects.filter(pk=festival.pk).update(main_room=None)
         venue.status, venue.left_at = Venue.Status.LEFT, timezone.now()
         venue.save(update_fields=["status", "left_at"])
+        if venue.room_id:
+            _venues_changed(festival)  # the main venue may have gone, which every venue shows
+            rooms_changed_on_commit(brand_id=brand.pk, room_ids=[venue.room_id])
         return venue

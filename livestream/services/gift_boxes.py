@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from livestream.models import GiftBox, GiftBoxOpening, GiftBoxPrize, LiveRoom
 from livestream.realtime import publish_room_event, store
+from livestream.room_state import rooms_changed_on_commit
 from livestream.services.lotteries import OPEN_ROOMS, watched_seconds
 from tenants.errors import Conflict, InvalidInput, NotFound, RateLimited
 from tenants.models import Brand, Customer
@@ -95,6 +96,7 @@ def gift_box_create(*, brand: Brand, room: LiveRoom, title: str, watch_minutes: 
         cleaned = [_clean_prize(raw, i) for i, raw in enumerate(prizes)]
         box = GiftBox.objects.create(brand=brand, room=room, title=title, watch_minutes=watch_minutes)
         GiftBoxPrize.objects.bulk_create([GiftBoxPrize(brand=brand, box=box, **prize) for prize in cleaned])
+        rooms_changed_on_commit(brand_id=brand.pk, room_ids=[room.pk])
         publish_room_event(room.pk, "gift_box.open", box_event_data(box))
         return box
 
@@ -107,6 +109,7 @@ def gift_box_stop(*, brand: Brand, box: GiftBox) -> GiftBox:
         ):
             raise Conflict("gift_box_stopped", "This gift box is already stopped.")
         box.refresh_from_db()
+        rooms_changed_on_commit(brand_id=brand.pk, room_ids=[box.room_id])
         publish_room_event(box.room_id, "gift_box.stopped", {"id": box.pk, "room_id": box.room_id})
         return box
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from livestream.models import Comment, LiveRoom, Lottery, LotteryEntry, LotteryWinner, ReminderSubscription
 from livestream.realtime import publish_room_event, store
+from livestream.room_state import rooms_changed_on_commit
 from livestream.services import live
 from tenants.errors import Conflict, DomainError, InvalidInput, NotFound, RateLimited
 from tenants.models import Brand, Customer
@@ -225,6 +226,7 @@ def lottery_open(
             commitment=commitment_of(seed),
             **({"address_hours": address_hours} if address_hours is not None else {}),
         )
+        rooms_changed_on_commit(brand_id=brand.pk, room_ids=[room.pk])
         publish_room_event(room.pk, "lottery.open", open_event_data(lottery))
         return lottery
 
@@ -276,6 +278,7 @@ def lottery_draw(*, brand: Brand, lottery: Lottery) -> Lottery:
         LotteryWinner.objects.bulk_create(
             [_award(brand, lottery, customer_id, rank, now) for rank, customer_id in enumerate(winners, 1)]
         )
+        rooms_changed_on_commit(brand_id=brand.pk, room_ids=[lottery.room_id])
         publish_room_event(lottery.room_id, "lottery.result", result_event_data(lottery))
         return lottery
 
@@ -287,6 +290,7 @@ def lottery_stop(*, brand: Brand, lottery: Lottery) -> Lottery:
         lottery = _locked_open(lottery)
         lottery.status, lottery.stopped_at = Lottery.Status.STOPPED, timezone.now()
         lottery.save(update_fields=["status", "stopped_at"])
+        rooms_changed_on_commit(brand_id=brand.pk, room_ids=[lottery.room_id])
         publish_room_event(lottery.room_id, "lottery.stopped", {"id": lottery.pk, "room_id": lottery.room_id})
         return lottery
 

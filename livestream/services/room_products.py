@@ -7,6 +7,7 @@ from django.utils import timezone
 from commerce.models import Product
 from livestream.models import LiveRoom, ProductPush, RoomProduct
 from livestream.realtime import publish_room_event
+from livestream.room_state import rooms_changed_on_commit
 from livestream.services.costreams import active_costream_partner
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand
@@ -75,6 +76,8 @@ def room_products_add(*, brand: Brand, room: LiveRoom, product_ids: list[int]) -
         RoomProduct.objects.bulk_create(
             [RoomProduct(brand=brand, room=room, product_id=pk, position=start + i) for i, pk in enumerate(new)]
         )
+        if new:
+            rooms_changed_on_commit(brand_id=brand.pk, room_ids=[room.pk])
         return list(RoomProduct.objects.filter(room=room).select_related("product"))
 
 
@@ -83,6 +86,7 @@ def room_product_remove(*, brand: Brand, room: LiveRoom, product_id: int) -> Non
     with brand_scope(brand):
         room = _lock_open_room(room)
         listing = _listing(room, product_id)
+        rooms_changed_on_commit(brand_id=brand.pk, room_ids=[room.pk])
         if room.pushed_product_id == listing.pk:
             room.pushed_product = None
             room.save(update_fields=["pushed_product", "updated_at"])
@@ -106,6 +110,7 @@ def room_products_reorder(*, brand: Brand, room: LiveRoom, product_ids: list[int
         for position, pk in enumerate(product_ids, start=1):
             listings[pk].position = position
         RoomProduct.objects.bulk_update(listings.values(), ["position"])
+        rooms_changed_on_commit(brand_id=brand.pk, room_ids=[room.pk])
 
 
 @transaction.atomic
@@ -116,6 +121,7 @@ def room_product_set_sale(*, brand: Brand, room: LiveRoom, product_id: int, on_s
         if listing.on_sale != on_sale:
             listing.on_sale = on_sale
             listing.save(update_fields=["on_sale"])
+            rooms_changed_on_commit(brand_id=brand.pk, room_ids=[room.pk])
             if not on_sale and room.pushed_product_id == listing.pk:
                 room.pushed_product = None
                 room.save(update_fields=["pushed_product", "updated_at"])
@@ -152,8 +158,12 @@ def _publish_push(room: LiveRoom, product: Product | None) -> None:
     """A push reaches the room and, while the room co-streams, the partner room too."""
     _record_push(room, product)
     data = {"room_id": room.pk, "product": product_summary(product) if product else None}
-    publish_room_event(room.pk, "product.push", data)
     partner = active_costream_partner(room)
+    # The partner's detail shows this room's pushed product in its co-stream card.
+    rooms_changed_on_commit(brand_id=room.brand_id, room_ids=[room.pk])
+    if partner is not None:
+        rooms_changed_on_commit(brand_id=partner.brand_id, room_ids=[partner.pk])
+    publish_room_event(room.pk, "product.push", data)
     if partner is not None:
         publish_room_event(partner.pk, "product.push", data)
 

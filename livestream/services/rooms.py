@@ -15,7 +15,8 @@ from django.utils import timezone
 from guides.models import Store
 from livestream.models import LiveRoom
 from livestream.realtime import publish_room_event
-from livestream.services.costreams import costreams_end_for_room
+from livestream.room_state import rooms_changed_on_commit
+from livestream.services.costreams import active_costream_partner, costreams_end_for_room
 from livestream.services.reminders import reminders_room_cancelled
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand
@@ -144,6 +145,11 @@ def room_update(*, brand: Brand, room: LiveRoom, **fields) -> LiveRoom:
         validate_room(room, now=timezone.now(), check_lead=rescheduled)
         room.full_clean()
         room.save()
+        # The co-stream partner's detail shows this room's title.
+        partner = active_costream_partner(room)
+        rooms_changed_on_commit(brand_id=brand.pk, room_ids=[room.pk])
+        if partner is not None:
+            rooms_changed_on_commit(brand_id=partner.brand_id, room_ids=[partner.pk])
         return room
 
 
@@ -164,6 +170,7 @@ def _transition(brand: Brand, room: LiveRoom, action: str, *, reason: str = "") 
         room.status_reason = reason
     room.status = target
     room.save(update_fields=["status", "started_at", "ended_at", "status_reason", "updated_at"])
+    rooms_changed_on_commit(brand_id=room.brand_id, room_ids=[room.pk])
     publish_room_event(room.pk, "room.status", room_status_data(room))
     return room
 
@@ -247,6 +254,7 @@ def room_set_replay(*, brand: Brand, room: LiveRoom, replay_url: str) -> LiveRoo
         room.replay_url = replay_url
         room.full_clean()
         room.save(update_fields=["replay_url", "updated_at"])
+        rooms_changed_on_commit(brand_id=brand.pk, room_ids=[room.pk])
         return room
 
 

@@ -74,13 +74,13 @@ def test_subscribing_twice_keeps_one_subscription_and_unsubscribing_is_idempoten
         response = client.post(url(room))
         assert response.status_code == 200 and response.json() == {"subscribed": True}
     assert list(ReminderSubscription.unscoped.values_list("customer", "status")) == [(customers[0].pk, Sub.PENDING)]
-    assert client.get(f"/api/v1/mp/rooms/{room.pk}").json()["subscribed"] is True
+    assert client.get(f"/api/v1/mp/rooms/{room.pk}/me").json()["subscribed"] is True
 
     for _ in range(2):
         response = client.delete(url(room))
         assert response.status_code == 200 and response.json() == {"subscribed": False}
     assert list(ReminderSubscription.unscoped.values_list("status", flat=True)) == [Sub.CANCELLED]
-    assert client.get(f"/api/v1/mp/rooms/{room.pk}").json()["subscribed"] is False
+    assert client.get(f"/api/v1/mp/rooms/{room.pk}/me").json()["subscribed"] is False
 
     client.post(url(room))  # subscribing again revives the same row
     assert list(ReminderSubscription.unscoped.values_list("status", flat=True)) == [Sub.PENDING]
@@ -233,7 +233,7 @@ def test_refused_user_who_subscribes_again_is_reminded_once_more(room, customers
     SandboxMiniProgramClient.refusing_openids.add("oAcme0")
     send_due_reminders()
     assert statuses(room) == {"oAcme0": Sub.REFUSED}
-    assert customer_client(customers[0]).get(f"/api/v1/mp/rooms/{room.pk}").json()["subscribed"] is False
+    assert customer_client(customers[0]).get(f"/api/v1/mp/rooms/{room.pk}/me").json()["subscribed"] is False
 
     SandboxMiniProgramClient.refusing_openids.clear()
     assert customer_client(customers[0]).post(url(room)).json() == {"subscribed": True}  # a new grant

@@ -40,8 +40,11 @@ for (const img of document.querySelectorAll("img")) img.addEventListener("error"
 
 // --- room ---------------------------------------------------------------------------------------
 async function loadRoom() {
-  const room = await call("GET", roomPath);
+  // The room detail is the same for every viewer (cached); what is the viewer's own comes apart.
+  const [room, mine] = await Promise.all([call("GET", roomPath), call("GET", `/api/v1/mp/rooms/${roomId}/me`)]);
+  room.subscribed = mine.subscribed;
   state.room = room;
+  state.mine = mine;
   state.source = entrySource;
   state.products = new Map(room.products.map((p) => [p.id, p]));
   $("title").textContent = room.title;
