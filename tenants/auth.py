@@ -61,6 +61,16 @@ def customer_from_token(raw_token: str | bytes) -> Customer:
     return customer
 
 
+def customer_claims(raw_token: str | bytes) -> tuple[int, int] | None:
+    """``(customer_id, brand_id)`` of a valid customer token, or None: for the hot reads that need
+    only the brand (the shared room detail). Verified in full the first time this process sees
+    the token, then remembered until it expires (access tokens are not revocable)."""
+    try:
+        return _remembered.claims(raw_token)
+    except InvalidToken:
+        return None
+
+
 class _Remembered:
     """Verified tokens and customer rows of this process, each instance built fresh per request
     so that no request sees another's changes to its objects. Bounded: emptied past MAX entries."""
@@ -76,9 +86,9 @@ class _Remembered:
         if known is None or known[2] <= time.time():
             try:
                 token = CustomerAccessToken(raw_token)
-            except TokenError as exc:
+                known = (int(token["customer_id"]), int(token["brand_id"]), float(token["exp"]))
+            except (TokenError, KeyError, TypeError, ValueError) as exc:
                 raise InvalidToken({"detail": str(exc), "code": "token_not_valid"}) from exc
-            known = (token["customer_id"], token["brand_id"], token["exp"])
             if len(self.tokens) >= self.MAX:
                 self.tokens.clear()
             self.tokens[raw_token] = known

@@ -21,11 +21,11 @@ from livestream.sources import DIRECT, resolve_entry_source_from
 from tenants import brand_state
 from tenants.api.base import CustomerAPIView
 from tenants.api.fields import IdField
+from tenants.auth import customer_claims
 from tenants.errors import DomainError, InvalidInput, NotFound
 from tenants.models import Brand
 from tenants.schema import error_codes
 from tenants.scoping import brand_scope, current_scope
-from tenants.token_claims import customer_claims
 
 TAGS = ["mp: rooms"]
 

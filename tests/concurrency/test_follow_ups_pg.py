@@ -24,7 +24,7 @@ pytestmark = [
 
 def test_parallel_runs_give_each_customer_one_coupon_and_one_message(brand, make_customer, monkeypatch):
     # The parallel runs below are the task's runs: the one queued on commit is not run.
-    monkeypatch.setattr("livestream.tasks.send_follow_up", SimpleNamespace(delay=lambda follow_up_id: None))
+    monkeypatch.setattr("livestream.tasks.send_follow_up", SimpleNamespace(apply_async=lambda args, **options: None))
     customers = [make_customer(brand) for _ in range(60)]
     now = timezone.now()
     with brand_scope(brand):
