@@ -15,7 +15,7 @@ def test_a_brand_operator_sees_only_their_brands_objects(open_page, live_asgi):
     page.fill("#id_username", "demo-operator")
     page.fill("#id_password", "siyu-demo-2026")
     page.click("input[type=submit]")
-    expect(page.locator("#content h1")).to_have_text("Live commerce administration")
+    expect(page.locator("#content h1")).to_have_text("直播电商管理")  # the admin speaks Chinese by default
     expect(page.locator("body")).to_contain_text("Siyu Demo Fashion")
     expect(page.locator("body")).not_to_contain_text("Rival Tea Co.")
 

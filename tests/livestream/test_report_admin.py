@@ -33,7 +33,7 @@ def test_report_page_shows_the_figures_and_sends_a_follow_up(
     listing = operator.get("/admin/livestream/liveroom/").content.decode()
     assert f"/admin/livestream/liveroom/{room.pk}/report/" in listing
     page = operator.get(f"/admin/livestream/liveroom/{room.pk}/report/").content.decode()
-    assert "130.00 yuan" in page and "66.67 %" in page and "chart.umd.min.js" in page
+    assert "¥130.00" in page and "66.67 %" in page and "chart.umd.min.js" in page
     assert 'id="report-charts"' in page and "Silk scarf" in page and "Store S1" in page
 
     template = make_template(brand)
