@@ -74,6 +74,13 @@ def _customers_read_each_time(settings):
 
 
 @pytest.fixture(autouse=True)
+def _english(settings):
+    """The tests that read pages read them in English (the admin's default is Chinese: the tests of
+    that, tests/tenants/test_admin_i18n.py and tests/browser/test_admin.py, ask for it)."""
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

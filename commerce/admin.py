@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from commerce.models import (
     Bargain,
@@ -58,7 +60,9 @@ class SkuInlineFormSet(BaseInlineFormSet):
         if brand_id is not None:
             duplicates |= set(Sku.unscoped.filter(brand_id=brand_id, code__in=new_codes).values_list("code", flat=True))
         if duplicates:
-            raise ValidationError(f"SKU codes already used in this brand: {', '.join(sorted(duplicates))}.")
+            raise ValidationError(
+                gettext("SKU codes already used in this brand: %(codes)s.") % {"codes": ", ".join(sorted(duplicates))}
+            )
 
 
 class SkuInline(BrandScopedInline):
@@ -117,7 +121,11 @@ class ProductAdmin(BrandScopedAdmin):
                 else:
                     self._change_sku(product, sku_form)
             except DomainError as exc:
-                self.message_user(request, f"SKU {sku_form.instance.code}: {exc.message}", messages.ERROR)
+                self.message_user(
+                    request,
+                    gettext("SKU %(code)s: %(problem)s") % {"code": sku_form.instance.code, "problem": exc.message},
+                    messages.ERROR,
+                )
 
     def _create_sku(self, product, data):
         values = {field: data[field] for field in ("code", "spec", "price", "stock")}
@@ -143,7 +151,11 @@ class ProductAdmin(BrandScopedAdmin):
 
     def delete_model(self, request, obj):
         if services.product_delete(brand=obj.brand, product=obj) == "archived":
-            self.message_user(request, f"{obj}: orders mention it, so it was archived instead.", messages.WARNING)
+            self.message_user(
+                request,
+                gettext("%(product)s: orders mention it, so it was archived instead.") % {"product": obj},
+                messages.WARNING,
+            )
 
     def delete_queryset(self, request, queryset):
         for product in queryset:
@@ -159,30 +171,39 @@ class ProductAdmin(BrandScopedAdmin):
             else:
                 succeeded += 1
         if succeeded:
-            self.message_user(request, f"{done}: {succeeded} product(s).", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("%(done)s: %(count)d product(s).") % {"done": done, "count": succeeded},
+                messages.SUCCESS,
+            )
 
-    @admin.action(description="Approve the selected pending products")
+    @admin.action(description=_("Approve the selected pending products"))
     def approve(self, request, queryset):
-        self._for_each(request, queryset, lambda **kw: services.product_audit(approve=True, **kw), done="Approved")
-
-    @admin.action(description="Put the selected products on the shelf")
-    def put_on_shelf(self, request, queryset):
         self._for_each(
-            request, queryset, lambda **kw: services.product_set_shelf(on_shelf=True, **kw), done="Put on the shelf"
+            request, queryset, lambda **kw: services.product_audit(approve=True, **kw), done=gettext("Approved")
         )
 
-    @admin.action(description="Take the selected products off the shelf")
+    @admin.action(description=_("Put the selected products on the shelf"))
+    def put_on_shelf(self, request, queryset):
+        self._for_each(
+            request,
+            queryset,
+            lambda **kw: services.product_set_shelf(on_shelf=True, **kw),
+            done=gettext("Put on the shelf"),
+        )
+
+    @admin.action(description=_("Take the selected products off the shelf"))
     def take_off_shelf(self, request, queryset):
         self._for_each(
             request,
             queryset,
             lambda **kw: services.product_set_shelf(on_shelf=False, **kw),
-            done="Taken off the shelf",
+            done=gettext("Taken off the shelf"),
         )
 
-    @admin.action(description="Archive the selected products")
+    @admin.action(description=_("Archive the selected products"))
     def archive(self, request, queryset):
-        self._for_each(request, queryset, services.product_archive, done="Archived")
+        self._for_each(request, queryset, services.product_archive, done=gettext("Archived"))
 
 
 def _editable(values: dict) -> dict:
@@ -257,7 +278,7 @@ class OrderAdmin(BrandScopedAdmin):
         elif change and {"carrier", "tracking_number"} & set(form.changed_data):
             Order.objects.filter(pk=obj.pk).update(carrier=obj.carrier, tracking_number=obj.tracking_number)
 
-    @admin.action(description="Cancel the selected unpaid orders")
+    @admin.action(description=_("Cancel the selected unpaid orders"))
     def cancel_unpaid(self, request, queryset):
         for order in queryset:
             try:
@@ -288,11 +309,11 @@ class RefundAdmin(BrandScopedAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{refund.out_refund_no}: {exc.message}", messages.WARNING)
 
-    @admin.action(description="Approve the selected refunds (pay the money back)")
+    @admin.action(description=_("Approve the selected refunds (pay the money back)"))
     def approve(self, request, queryset):
         self._decide(request, queryset, payment_services.refund_approve)
 
-    @admin.action(description="Reject the selected refunds")
+    @admin.action(description=_("Reject the selected refunds"))
     def reject(self, request, queryset):
         self._decide(request, queryset, payment_services.refund_reject)
 
@@ -336,12 +357,14 @@ class _OfferAdmin(BrandScopedAdmin):
         readonly = list(super().get_readonly_fields(request, obj))
         return readonly if obj is None else [*readonly, "sku", "is_active"]  # customers hold its price
 
-    @admin.action(description="Stop the selected offers")
+    @admin.action(description=_("Stop the selected offers"))
     def stop(self, request, queryset):
         brand = scoping.current_brand()
         for offer in queryset:
             type(self).stop_service(brand=brand or offer.brand, offer=offer)
-        self.message_user(request, f"Stopped {queryset.count()} offer(s).", messages.SUCCESS)
+        self.message_user(
+            request, gettext("Stopped %(count)d offer(s).") % {"count": queryset.count()}, messages.SUCCESS
+        )
 
 
 @admin.register(GroupBuyOffer)

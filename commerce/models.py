@@ -9,6 +9,8 @@ from django.core.validators import (
 )
 from django.db import models
 from django.db.models import F, Q
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from tenants.scoping import BrandScopedModel
 
@@ -44,45 +46,60 @@ class Product(BrandScopedModel):
     """
 
     class Status(models.TextChoices):
-        ON_SHELF = "on_shelf"
-        OFF_SHELF = "off_shelf"
-        ARCHIVED = "archived"
+        ON_SHELF = "on_shelf", _("On Shelf")
+        OFF_SHELF = "off_shelf", _("Off Shelf")
+        ARCHIVED = "archived", _("Archived")
 
     class AuditStatus(models.TextChoices):
-        PENDING = "pending"
-        APPROVED = "approved"
-        REJECTED = "rejected"
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
     class PriceType(models.TextChoices):
-        FIXED = "fixed"
-        RANGE = "range"
-        DISCOUNT = "discount"
+        FIXED = "fixed", _("Fixed")
+        RANGE = "range", _("Range")
+        DISCOUNT = "discount", _("Discount")
 
-    name = models.CharField(max_length=60)
-    category = models.CharField(max_length=50, blank=True)
+    name = models.CharField(max_length=60, verbose_name=_("name"))
+    category = models.CharField(max_length=50, blank=True, verbose_name=_("category"))
     images = models.JSONField(
         default=list,
         blank=True,
         validators=[validate_image_urls],
-        help_text=f"Up to {MAX_IMAGES} http(s) image URLs; the first is the cover.",
+        help_text=format_lazy(_("Up to {count} http(s) image URLs; the first is the cover."), count=MAX_IMAGES),
+        verbose_name=_("images"),
     )
     # A TextField's max_length only sizes the form widget; the validator enforces it.
-    description = models.TextField(blank=True, max_length=5000, validators=[MaxLengthValidator(5000)])
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OFF_SHELF)
-    audit_status = models.CharField(max_length=16, choices=AuditStatus.choices, default=AuditStatus.PENDING)
-    audit_reason = models.CharField(max_length=200, blank=True)
-    price_type = models.CharField(max_length=16, choices=PriceType.choices, default=PriceType.FIXED)
+    description = models.TextField(
+        blank=True, max_length=5000, validators=[MaxLengthValidator(5000)], verbose_name=_("description")
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OFF_SHELF, verbose_name=_("status"))
+    audit_status = models.CharField(
+        max_length=16, choices=AuditStatus.choices, default=AuditStatus.PENDING, verbose_name=_("audit status")
+    )
+    audit_reason = models.CharField(max_length=200, blank=True, verbose_name=_("audit reason"))
+    price_type = models.CharField(
+        max_length=16, choices=PriceType.choices, default=PriceType.FIXED, verbose_name=_("price type")
+    )
     price = models.PositiveIntegerField(
-        validators=price_validators, help_text="Fen. Fixed price, range low, or original price."
+        validators=price_validators,
+        help_text=_("Fen. Fixed price, range low, or original price."),
+        verbose_name=_("price"),
     )
     price2 = models.PositiveIntegerField(
-        null=True, blank=True, validators=price_validators, help_text="Fen. Range high, or discounted price."
+        null=True,
+        blank=True,
+        validators=price_validators,
+        help_text=_("Fen. Range high, or discounted price."),
+        verbose_name=_("price2"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    archived_at = models.DateTimeField(null=True, blank=True, verbose_name=_("archived at"))
 
     class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
         indexes = [
             models.Index(fields=["brand", "status", "audit_status"]),
             models.Index(fields=["brand", "category"]),
@@ -160,15 +177,19 @@ class Product(BrandScopedModel):
 class Sku(BrandScopedModel):
     """A sellable variant of a product, with its own price and stock."""
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="skus")
-    code = models.CharField(max_length=64, validators=[sku_code_validator], help_text="Unique within the brand.")
-    spec = models.CharField(max_length=100, blank=True, help_text="E.g. 'Red / XL'.")
-    price = models.PositiveIntegerField(validators=price_validators, help_text="Fen.")
-    stock = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_STOCK)])
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="skus", verbose_name=_("product"))
+    code = models.CharField(
+        max_length=64, validators=[sku_code_validator], help_text=_("Unique within the brand."), verbose_name=_("code")
+    )
+    spec = models.CharField(max_length=100, blank=True, help_text=_("E.g. 'Red / XL'."), verbose_name=_("spec"))
+    price = models.PositiveIntegerField(validators=price_validators, help_text=_("Fen."), verbose_name=_("price"))
+    stock = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_STOCK)], verbose_name=_("stock"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("SKU")
+        verbose_name_plural = _("SKUs")
         constraints = [
             models.UniqueConstraint(fields=["brand", "code"], name="sku_brand_code_uniq"),
             models.CheckConstraint(name="sku_price_bounds", condition=Q(price__gte=1, price__lte=MAX_PRICE_FEN)),
@@ -194,33 +215,54 @@ class Order(BrandScopedModel):
     """
 
     class Status(models.TextChoices):
-        PENDING_PAYMENT = "pending_payment"
-        PAID = "paid"
-        SHIPPED = "shipped"
-        COMPLETED = "completed"
-        CANCELLED = "cancelled"
-        REFUNDING = "refunding"
-        REFUNDED = "refunded"
+        PENDING_PAYMENT = "pending_payment", _("Pending Payment")
+        PAID = "paid", _("Paid")
+        SHIPPED = "shipped", _("Shipped")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        REFUNDING = "refunding", _("Refunding")
+        REFUNDED = "refunded", _("Refunded")
 
     class Delivery(models.TextChoices):
-        SHIP = "ship", "delivery to an address"
-        PICKUP = "pickup", "pick up in store"
+        SHIP = "ship", _("delivery to an address")
+        PICKUP = "pickup", _("pick up in store")
 
-    number = models.CharField(max_length=32, help_text="Shown to the customer; unique within the brand.")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.PROTECT, related_name="orders")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT)
+    number = models.CharField(
+        max_length=32, help_text=_("Shown to the customer; unique within the brand."), verbose_name=_("number")
+    )
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.PROTECT, related_name="orders", verbose_name=_("customer")
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, verbose_name=_("status")
+    )
 
     # Where the sale came from, recorded at placement and never recomputed.
     room = models.ForeignKey(
-        "livestream.LiveRoom", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+        "livestream.LiveRoom",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
+        verbose_name=_("room"),
     )
-    source_kind = models.CharField(max_length=16, blank=True)
-    source_scene = models.CharField(max_length=32, blank=True)
+    source_kind = models.CharField(max_length=16, blank=True, verbose_name=_("source kind"))
+    source_scene = models.CharField(max_length=32, blank=True, verbose_name=_("source scene"))
     festival = models.ForeignKey(
-        "livestream.Festival", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "livestream.Festival",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("festival"),
     )
     costream = models.ForeignKey(
-        "livestream.CoStream", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "livestream.CoStream",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("costream"),
     )
     referring_room = models.ForeignKey(
         "livestream.LiveRoom",
@@ -228,40 +270,66 @@ class Order(BrandScopedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The room that sent the viewer.",
+        help_text=_("The room that sent the viewer."),
+        verbose_name=_("referring room"),
     )
-    guide = models.ForeignKey("guides.Guide", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
+    guide = models.ForeignKey(
+        "guides.Guide", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders", verbose_name=_("guide")
+    )
     store = models.ForeignKey(
-        "guides.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="attributed_orders"
+        "guides.Store",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="attributed_orders",
+        verbose_name=_("store"),
     )
-    leader = models.ForeignKey("guides.Guide", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    leader = models.ForeignKey(
+        "guides.Guide", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("leader")
+    )
 
-    delivery = models.CharField(max_length=8, choices=Delivery.choices, default=Delivery.SHIP)
-    address = models.JSONField(default=dict, blank=True, help_text="name, phone, province, city, district, detail")
+    delivery = models.CharField(
+        max_length=8, choices=Delivery.choices, default=Delivery.SHIP, verbose_name=_("delivery")
+    )
+    address = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("name, phone, province, city, district, detail"),
+        verbose_name=_("address"),
+    )
     pickup_store = models.ForeignKey(
-        "guides.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="pickup_orders"
+        "guides.Store",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="pickup_orders",
+        verbose_name=_("pickup store"),
     )
-    note = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=200, blank=True, verbose_name=_("note"))
 
-    items_total = models.PositiveIntegerField(help_text="Fen, before discounts.")
-    discount_total = models.PositiveIntegerField(default=0)
-    shipping_fee = models.PositiveIntegerField(default=0)
-    payable = models.PositiveIntegerField(help_text="Fen: items − discounts + shipping.")
-    refunded_total = models.PositiveIntegerField(default=0)
+    items_total = models.PositiveIntegerField(help_text=_("Fen, before discounts."), verbose_name=_("items total"))
+    discount_total = models.PositiveIntegerField(default=0, verbose_name=_("discount total"))
+    shipping_fee = models.PositiveIntegerField(default=0, verbose_name=_("shipping fee"))
+    payable = models.PositiveIntegerField(help_text=_("Fen: items − discounts + shipping."), verbose_name=_("payable"))
+    refunded_total = models.PositiveIntegerField(default=0, verbose_name=_("refunded total"))
 
-    idempotency_key = models.CharField(max_length=64, blank=True)
-    request_hash = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=64, blank=True, verbose_name=_("idempotency key"))
+    request_hash = models.CharField(max_length=64, blank=True, verbose_name=_("request hash"))
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(help_text="Unpaid by then: cancelled and its stock returned.")
-    paid_at = models.DateTimeField(null=True, blank=True)
-    shipped_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    carrier = models.CharField(max_length=32, blank=True)
-    tracking_number = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(
+        help_text=_("Unpaid by then: cancelled and its stock returned."), verbose_name=_("expires at")
+    )
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paid at"))
+    shipped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("shipped at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
+    carrier = models.CharField(max_length=32, blank=True, verbose_name=_("carrier"))
+    tracking_number = models.CharField(max_length=64, blank=True, verbose_name=_("tracking number"))
 
     class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
         constraints = [
             models.UniqueConstraint(fields=["brand", "number"], name="order_brand_number_uniq"),
             models.UniqueConstraint(
@@ -291,21 +359,34 @@ class Order(BrandScopedModel):
 class OrderLine(BrandScopedModel):
     """One SKU of an order, with the price it was sold at."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="order_lines")
-    flash_sale = models.ForeignKey(
-        "FlashSale", null=True, blank=True, on_delete=models.PROTECT, related_name="order_lines"
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="order_lines", verbose_name=_("product")
     )
-    product_name = models.CharField(max_length=60)
-    sku_spec = models.CharField(max_length=100, blank=True)
-    unit_price = models.PositiveIntegerField(help_text="Fen: the SKU's price when ordered.")
-    quantity = models.PositiveIntegerField()
-    discount = models.PositiveIntegerField(default=0, help_text="Fen off this line (all units).")
-    refunded_quantity = models.PositiveIntegerField(default=0)
-    refunded_amount = models.PositiveIntegerField(default=0)
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="order_lines", verbose_name=_("sku"))
+    flash_sale = models.ForeignKey(
+        "FlashSale",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="order_lines",
+        verbose_name=_("flash sale"),
+    )
+    product_name = models.CharField(max_length=60, verbose_name=_("product name"))
+    sku_spec = models.CharField(max_length=100, blank=True, verbose_name=_("sku spec"))
+    unit_price = models.PositiveIntegerField(
+        help_text=_("Fen: the SKU's price when ordered."), verbose_name=_("unit price")
+    )
+    quantity = models.PositiveIntegerField(verbose_name=_("quantity"))
+    discount = models.PositiveIntegerField(
+        default=0, help_text=_("Fen off this line (all units)."), verbose_name=_("discount")
+    )
+    refunded_quantity = models.PositiveIntegerField(default=0, verbose_name=_("refunded quantity"))
+    refunded_amount = models.PositiveIntegerField(default=0, verbose_name=_("refunded amount"))
 
     class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
         constraints = [
             models.CheckConstraint(name="orderline_refund_bounds", condition=Q(refunded_quantity__lte=F("quantity"))),
         ]
@@ -321,20 +402,24 @@ class OrderEvent(BrandScopedModel):
     """An order's history: every transition, who made it, when and why."""
 
     class Actor(models.TextChoices):
-        CUSTOMER = "customer"
-        STAFF = "staff"
-        SYSTEM = "system"
-        PAYMENT = "payment"
+        CUSTOMER = "customer", _("Customer")
+        STAFF = "staff", _("Staff")
+        SYSTEM = "system", _("System")
+        PAYMENT = "payment", _("Payment")
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20)
-    actor = models.CharField(max_length=16, choices=Actor.choices)
-    actor_id = models.BigIntegerField(null=True, blank=True, help_text="Customer or staff user id.")
-    reason = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
+    from_status = models.CharField(max_length=20, blank=True, verbose_name=_("from status"))
+    to_status = models.CharField(max_length=20, verbose_name=_("to status"))
+    actor = models.CharField(max_length=16, choices=Actor.choices, verbose_name=_("actor"))
+    actor_id = models.BigIntegerField(
+        null=True, blank=True, help_text=_("Customer or staff user id."), verbose_name=_("actor id")
+    )
+    reason = models.CharField(max_length=200, blank=True, verbose_name=_("reason"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
         indexes = [models.Index(fields=["brand", "order", "created_at"])]
         ordering = ["id"]
 
@@ -343,21 +428,23 @@ class Payment(BrandScopedModel):
     """One attempt to collect an order's payable through a provider (``sandbox`` or ``wechatpay``)."""
 
     class Status(models.TextChoices):
-        CREATED = "created"
-        PAID = "paid"
-        CLOSED = "closed"
+        CREATED = "created", _("Created")
+        PAID = "paid", _("Paid")
+        CLOSED = "closed", _("Closed")
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments")
-    provider = models.CharField(max_length=16)
-    out_trade_no = models.CharField(max_length=32, unique=True)
-    amount = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
-    prepay_id = models.CharField(max_length=64, blank=True)
-    transaction_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments", verbose_name=_("order"))
+    provider = models.CharField(max_length=16, verbose_name=_("provider"))
+    out_trade_no = models.CharField(max_length=32, unique=True, verbose_name=_("out trade no"))
+    amount = models.PositiveIntegerField(verbose_name=_("amount"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED, verbose_name=_("status"))
+    prepay_id = models.CharField(max_length=64, blank=True, verbose_name=_("prepay id"))
+    transaction_id = models.CharField(max_length=64, blank=True, verbose_name=_("transaction id"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paid at"))
 
     class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         indexes = [models.Index(fields=["brand", "order"])]
 
 
@@ -365,37 +452,45 @@ class Refund(BrandScopedModel):
     """A refund request for some lines (or quantities of them) of a paid order."""
 
     class Status(models.TextChoices):
-        REQUESTED = "requested"
-        REJECTED = "rejected"
-        PROCESSING = "processing", "approved, waiting for the payment provider"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+        REQUESTED = "requested", _("Requested")
+        REJECTED = "rejected", _("Rejected")
+        PROCESSING = "processing", _("approved, waiting for the payment provider")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds", verbose_name=_("order"))
     payment = models.ForeignKey(
         Payment,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="refunds",
-        help_text="Set when one payment is refunded whole (it came after the order was cancelled).",
+        help_text=_("Set when one payment is refunded whole (it came after the order was cancelled)."),
+        verbose_name=_("payment"),
     )
-    out_refund_no = models.CharField(max_length=64, unique=True)
-    amount = models.PositiveIntegerField()
-    lines = models.JSONField(help_text="[{line_id, quantity, amount}]")
-    reason = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
-    order_status_before = models.CharField(max_length=20)
+    out_refund_no = models.CharField(max_length=64, unique=True, verbose_name=_("out refund no"))
+    amount = models.PositiveIntegerField(verbose_name=_("amount"))
+    lines = models.JSONField(help_text=_("[{line_id, quantity, amount}]"), verbose_name=_("lines"))
+    reason = models.CharField(max_length=200, blank=True, verbose_name=_("reason"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED, verbose_name=_("status"))
+    order_status_before = models.CharField(max_length=20, verbose_name=_("order status before"))
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
-    decision_note = models.CharField(max_length=200, blank=True)
-    provider_refund_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    succeeded_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=200, blank=True, verbose_name=_("decision note"))
+    provider_refund_id = models.CharField(max_length=64, blank=True, verbose_name=_("provider refund id"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    succeeded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("succeeded at"))
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         indexes = [models.Index(fields=["brand", "status", "-created_at"]), models.Index(fields=["brand", "order"])]
 
 
@@ -410,26 +505,41 @@ class FlashSale(BrandScopedModel):
     """
 
     class Audience(models.TextChoices):
-        EVERYONE = "everyone"
-        NEW_CUSTOMERS = "new_customers", "new customers (no paid order yet)"
-        MEMBERS = "members"
+        EVERYONE = "everyone", _("Everyone")
+        NEW_CUSTOMERS = "new_customers", _("new customers (no paid order yet)")
+        MEMBERS = "members", _("Members")
 
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="flash_sales")
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="flash_sales", verbose_name=_("sku"))
     room = models.ForeignKey(
-        "livestream.LiveRoom", null=True, blank=True, on_delete=models.SET_NULL, related_name="flash_sales"
+        "livestream.LiveRoom",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="flash_sales",
+        verbose_name=_("room"),
     )
-    title = models.CharField(max_length=60, blank=True)
-    price = models.PositiveIntegerField(validators=price_validators, help_text="Fen.")
-    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(MAX_STOCK)])
-    sold = models.PositiveIntegerField(default=0)
-    per_customer_limit = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
-    audience = models.CharField(max_length=16, choices=Audience.choices, default=Audience.EVERYONE)
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    is_active = models.BooleanField(default=True, help_text="Off: withdrawn by the brand.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    title = models.CharField(max_length=60, blank=True, verbose_name=_("title"))
+    price = models.PositiveIntegerField(validators=price_validators, help_text=_("Fen."), verbose_name=_("price"))
+    quantity = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_STOCK)], verbose_name=_("quantity")
+    )
+    sold = models.PositiveIntegerField(default=0, verbose_name=_("sold"))
+    per_customer_limit = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1)], verbose_name=_("per customer limit")
+    )
+    audience = models.CharField(
+        max_length=16, choices=Audience.choices, default=Audience.EVERYONE, verbose_name=_("audience")
+    )
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(verbose_name=_("ends at"))
+    is_active = models.BooleanField(
+        default=True, help_text=_("Off: withdrawn by the brand."), verbose_name=_("is active")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("flash sale")
+        verbose_name_plural = _("flash sales")
         constraints = [
             models.CheckConstraint(name="flashsale_sold_bounds", condition=Q(sold__lte=F("quantity"))),
             models.CheckConstraint(name="flashsale_window", condition=Q(ends_at__gt=F("starts_at"))),
@@ -447,11 +557,17 @@ class FlashSale(BrandScopedModel):
 class FlashSalePurchase(BrandScopedModel):
     """How many units of a flash sale one customer holds (in unpaid or paid orders)."""
 
-    flash_sale = models.ForeignKey(FlashSale, on_delete=models.CASCADE, related_name="purchases")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="+")
-    quantity = models.PositiveIntegerField(default=0)
+    flash_sale = models.ForeignKey(
+        FlashSale, on_delete=models.CASCADE, related_name="purchases", verbose_name=_("flash sale")
+    )
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    quantity = models.PositiveIntegerField(default=0, verbose_name=_("quantity"))
 
     class Meta:
+        verbose_name = _("flash sale purchase")
+        verbose_name_plural = _("flash sale purchases")
         constraints = [
             models.UniqueConstraint(fields=["brand", "flash_sale", "customer"], name="flashsale_purchase_uniq"),
         ]
@@ -468,31 +584,55 @@ class GroupBuyOffer(BrandScopedModel):
     every paid member is refunded (or, with ``fill_one_short``, a group one member short succeeds).
     """
 
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="group_buy_offers")
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="group_buy_offers", verbose_name=_("sku"))
     room = models.ForeignKey(
-        "livestream.LiveRoom", null=True, blank=True, on_delete=models.SET_NULL, related_name="group_buy_offers"
+        "livestream.LiveRoom",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="group_buy_offers",
+        verbose_name=_("room"),
     )
-    title = models.CharField(max_length=60, blank=True)
-    group_size = models.PositiveSmallIntegerField(validators=[MinValueValidator(2), MaxValueValidator(50)])
-    price = models.PositiveIntegerField(validators=price_validators, help_text="Fen, per unit, below the SKU's price.")
+    title = models.CharField(max_length=60, blank=True, verbose_name=_("title"))
+    group_size = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(2), MaxValueValidator(50)], verbose_name=_("group size")
+    )
+    price = models.PositiveIntegerField(
+        validators=price_validators, help_text=_("Fen, per unit, below the SKU's price."), verbose_name=_("price")
+    )
     time_limit_minutes = models.PositiveIntegerField(
-        default=24 * 60, validators=[MinValueValidator(5), MaxValueValidator(7 * 24 * 60)]
+        default=24 * 60,
+        validators=[MinValueValidator(5), MaxValueValidator(7 * 24 * 60)],
+        verbose_name=_("time limit minutes"),
     )
     per_customer_limit = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1)], help_text="Groups a customer may be in (unpaid or paid) at once."
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text=_("Groups a customer may be in (unpaid or paid) at once."),
+        verbose_name=_("per customer limit"),
     )
     new_customers_only = models.BooleanField(
-        default=False, help_text="Seats after the starter's are for customers without a paid order."
+        default=False,
+        help_text=_("Seats after the starter's are for customers without a paid order."),
+        verbose_name=_("new customers only"),
     )
     fill_one_short = models.BooleanField(
-        default=False, help_text="模拟成团: a group one member short at its deadline succeeds anyway."
+        default=False,
+        help_text=_("模拟成团: a group one member short at its deadline succeeds anyway."),
+        verbose_name=_("fill one short"),
     )
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField(help_text="No new group starts after this; groups started before run their time.")
-    is_active = models.BooleanField(default=True, help_text="Off: stopped by the brand; no new groups or members.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(
+        help_text=_("No new group starts after this; groups started before run their time."), verbose_name=_("ends at")
+    )
+    is_active = models.BooleanField(
+        default=True, help_text=_("Off: stopped by the brand; no new groups or members."), verbose_name=_("is active")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("group buy offer")
+        verbose_name_plural = _("group buy offers")
         constraints = [
             models.CheckConstraint(name="groupbuyoffer_window", condition=Q(ends_at__gt=F("starts_at"))),
             models.CheckConstraint(name="groupbuyoffer_size", condition=Q(group_size__gte=2, group_size__lte=50)),
@@ -512,23 +652,27 @@ class Group(BrandScopedModel):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "waiting for the starter's payment"
-        FORMING = "forming"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+        PENDING = "pending", _("waiting for the starter's payment")
+        FORMING = "forming", _("Forming")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
-    offer = models.ForeignKey(GroupBuyOffer, on_delete=models.PROTECT, related_name="groups")
-    leader = models.ForeignKey("tenants.Customer", on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    size = models.PositiveSmallIntegerField()
-    seats_taken = models.PositiveSmallIntegerField(default=0)
-    paid_count = models.PositiveSmallIntegerField(default=0)
-    filled_short = models.BooleanField(default=False, help_text="Succeeded one member short (模拟成团).")
-    expires_at = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    offer = models.ForeignKey(GroupBuyOffer, on_delete=models.PROTECT, related_name="groups", verbose_name=_("offer"))
+    leader = models.ForeignKey("tenants.Customer", on_delete=models.PROTECT, related_name="+", verbose_name=_("leader"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    size = models.PositiveSmallIntegerField(verbose_name=_("size"))
+    seats_taken = models.PositiveSmallIntegerField(default=0, verbose_name=_("seats taken"))
+    paid_count = models.PositiveSmallIntegerField(default=0, verbose_name=_("paid count"))
+    filled_short = models.BooleanField(
+        default=False, help_text=_("Succeeded one member short (模拟成团)."), verbose_name=_("filled short")
+    )
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
 
     class Meta:
+        verbose_name = _("group")
+        verbose_name_plural = _("groups")
         constraints = [
             models.CheckConstraint(name="group_seats_bounds", condition=Q(seats_taken__lte=F("size"))),
             models.CheckConstraint(name="group_paid_bounds", condition=Q(paid_count__lte=F("seats_taken"))),
@@ -547,24 +691,34 @@ class GroupMember(BrandScopedModel):
     order is cancelled is ``released``; a paid seat of a failed group is ``refunded`` (once)."""
 
     class Status(models.TextChoices):
-        HOLDING = "holding"
-        PAID = "paid"
-        RELEASED = "released"
-        REFUNDED = "refunded"
+        HOLDING = "holding", _("Holding")
+        PAID = "paid", _("Paid")
+        RELEASED = "released", _("Released")
+        REFUNDED = "refunded", _("Refunded")
 
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="members")
-    offer = models.ForeignKey(GroupBuyOffer, on_delete=models.PROTECT, related_name="+")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.PROTECT, related_name="+")
-    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="group_member")
-    is_leader = models.BooleanField(default=False)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HOLDING)
-    sharer = models.ForeignKey(
-        "tenants.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Invited by."
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="members", verbose_name=_("group"))
+    offer = models.ForeignKey(GroupBuyOffer, on_delete=models.PROTECT, related_name="+", verbose_name=_("offer"))
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.PROTECT, related_name="+", verbose_name=_("customer")
     )
-    joined_at = models.DateTimeField(auto_now_add=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="group_member", verbose_name=_("order"))
+    is_leader = models.BooleanField(default=False, verbose_name=_("is leader"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HOLDING, verbose_name=_("status"))
+    sharer = models.ForeignKey(
+        "tenants.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Invited by."),
+        verbose_name=_("sharer"),
+    )
+    joined_at = models.DateTimeField(auto_now_add=True, verbose_name=_("joined at"))
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paid at"))
 
     class Meta:
+        verbose_name = _("group member")
+        verbose_name_plural = _("group members")
         constraints = [
             models.UniqueConstraint(
                 fields=["brand", "group", "customer"],
@@ -587,26 +741,43 @@ class BargainOffer(BrandScopedModel):
     reach the floor, within ``time_limit_minutes`` of the start. Each helper helps a bargain once and
     at most ``helps_per_day`` bargains a day."""
 
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="bargain_offers")
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="bargain_offers", verbose_name=_("sku"))
     room = models.ForeignKey(
-        "livestream.LiveRoom", null=True, blank=True, on_delete=models.SET_NULL, related_name="bargain_offers"
+        "livestream.LiveRoom",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="bargain_offers",
+        verbose_name=_("room"),
     )
-    title = models.CharField(max_length=60, blank=True)
-    floor_price = models.PositiveIntegerField(validators=price_validators, help_text="Fen, below the SKU's price.")
-    helpers_needed = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(100)])
+    title = models.CharField(max_length=60, blank=True, verbose_name=_("title"))
+    floor_price = models.PositiveIntegerField(
+        validators=price_validators, help_text=_("Fen, below the SKU's price."), verbose_name=_("floor price")
+    )
+    helpers_needed = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(100)], verbose_name=_("helpers needed")
+    )
     time_limit_minutes = models.PositiveIntegerField(
-        default=24 * 60, validators=[MinValueValidator(5), MaxValueValidator(7 * 24 * 60)]
+        default=24 * 60,
+        validators=[MinValueValidator(5), MaxValueValidator(7 * 24 * 60)],
+        verbose_name=_("time limit minutes"),
     )
-    helps_per_day = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1)])
+    helps_per_day = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1)], verbose_name=_("helps per day")
+    )
     new_customer_boost = models.BooleanField(
-        default=False, help_text="A helper without a paid order cuts as much as two helpers."
+        default=False,
+        help_text=_("A helper without a paid order cuts as much as two helpers."),
+        verbose_name=_("new customer boost"),
     )
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(verbose_name=_("ends at"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("bargain offer")
+        verbose_name_plural = _("bargain offers")
         constraints = [models.CheckConstraint(name="bargainoffer_window", condition=Q(ends_at__gt=F("starts_at")))]
         indexes = [models.Index(fields=["brand", "sku", "starts_at"])]
 
@@ -623,24 +794,30 @@ class Bargain(BrandScopedModel):
     → ``purchased``; ``expired`` when time runs out first."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active"
-        ORDERED = "ordered"
-        PURCHASED = "purchased"
-        EXPIRED = "expired"
+        ACTIVE = "active", _("Active")
+        ORDERED = "ordered", _("Ordered")
+        PURCHASED = "purchased", _("Purchased")
+        EXPIRED = "expired", _("Expired")
 
-    offer = models.ForeignKey(BargainOffer, on_delete=models.PROTECT, related_name="bargains")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    start_price = models.PositiveIntegerField()
-    floor_price = models.PositiveIntegerField()
-    plan = models.JSONField(help_text="The cuts in fen, largest first.")
-    slots_used = models.PositiveSmallIntegerField(default=0)
-    cut_total = models.PositiveIntegerField(default=0)
-    order = models.OneToOneField(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="bargain")
-    expires_at = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    offer = models.ForeignKey(BargainOffer, on_delete=models.PROTECT, related_name="bargains", verbose_name=_("offer"))
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.PROTECT, related_name="+", verbose_name=_("customer")
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status"))
+    start_price = models.PositiveIntegerField(verbose_name=_("start price"))
+    floor_price = models.PositiveIntegerField(verbose_name=_("floor price"))
+    plan = models.JSONField(help_text=_("The cuts in fen, largest first."), verbose_name=_("plan"))
+    slots_used = models.PositiveSmallIntegerField(default=0, verbose_name=_("slots used"))
+    cut_total = models.PositiveIntegerField(default=0, verbose_name=_("cut total"))
+    order = models.OneToOneField(
+        Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="bargain", verbose_name=_("order")
+    )
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("bargain")
+        verbose_name_plural = _("bargains")
         constraints = [
             models.CheckConstraint(
                 name="bargain_cut_within_gap", condition=Q(cut_total__lte=F("start_price") - F("floor_price"))
@@ -665,14 +842,16 @@ class BargainHelp(BrandScopedModel):
     """One friend's cut. ``daily_slot`` numbers the helper's helps of the day (1…K): a unique key on
     it holds the daily limit under parallel helps."""
 
-    bargain = models.ForeignKey(Bargain, on_delete=models.CASCADE, related_name="helps")
-    helper = models.ForeignKey("tenants.Customer", on_delete=models.PROTECT, related_name="+")
-    amount = models.PositiveIntegerField()
-    day = models.DateField(help_text="In the brand's timezone.")
-    daily_slot = models.PositiveSmallIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    bargain = models.ForeignKey(Bargain, on_delete=models.CASCADE, related_name="helps", verbose_name=_("bargain"))
+    helper = models.ForeignKey("tenants.Customer", on_delete=models.PROTECT, related_name="+", verbose_name=_("helper"))
+    amount = models.PositiveIntegerField(verbose_name=_("amount"))
+    day = models.DateField(help_text=_("In the brand's timezone."), verbose_name=_("day"))
+    daily_slot = models.PositiveSmallIntegerField(verbose_name=_("daily slot"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("bargain help")
+        verbose_name_plural = _("bargain helps")
         constraints = [
             models.UniqueConstraint(fields=["brand", "bargain", "helper"], name="bargainhelp_once_per_bargain"),
             models.UniqueConstraint(fields=["brand", "helper", "day", "daily_slot"], name="bargainhelp_daily_slot"),

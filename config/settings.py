@@ -47,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "tenants.middleware.AdminLocaleMiddleware",  # the admin in Chinese (or the operator's choice); the API in English
     "django.middleware.common.CommonMiddleware",
     "tenants.middleware.TextRuleMiddleware",  # the text rule on URLs, query strings and admin forms
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -250,8 +251,16 @@ WECHAT_API_BASE = env.str("WECHAT_API_BASE", default="https://api.weixin.qq.com"
 WECHAT_HTTP_TIMEOUT = env.float("WECHAT_HTTP_TIMEOUT", default=5.0)
 
 # --- I18N, static, security -----------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# The admin speaks Chinese unless its user picks English (the switch in its header sets Django's
+# language cookie); the API, its error messages and the pages' own texts stay in English for the
+# mini-program developers (error codes are the contract). Storage is UTC; the admin shows a
+# brand's times in Brand.timezone and the platform operator's in PLATFORM_ADMIN_TIME_ZONE.
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+API_LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
+PLATFORM_ADMIN_TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
 

@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from coupons import services
 from coupons.models import Coupon, CouponDrop, CouponTemplate, Redemption, Referral, ReferralProgram
@@ -38,7 +40,7 @@ class CouponTemplateAdmin(BrandScopedAdmin):
             readonly += sorted(services.FROZEN_WHEN_ISSUED - {"store_id"}) + ["store"]
         return readonly
 
-    @admin.action(description="Retire (stop giving out; given coupons stay valid)")
+    @admin.action(description=_("Retire (stop giving out; given coupons stay valid)"))
     def retire(self, request, queryset):
         brand_templates = list(queryset.select_related("brand"))
         for template in brand_templates:
@@ -46,7 +48,7 @@ class CouponTemplateAdmin(BrandScopedAdmin):
                 services.coupon_template_retire(brand=template.brand, template=template)
             except DomainError as exc:
                 self.message_user(request, f"{template}: {exc.message}", messages.ERROR)
-        self.message_user(request, f"Retired {len(brand_templates)} template(s).")
+        self.message_user(request, gettext("Retired %(count)d template(s).") % {"count": len(brand_templates)})
 
 
 @admin.register(Coupon)

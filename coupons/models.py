@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from tenants.scoping import BrandScopedModel
 
@@ -24,85 +25,110 @@ class CouponTemplate(BrandScopedModel):
     """What a coupon is worth, to whom, where and for how long; how many exist and per customer."""
 
     class Kind(models.TextChoices):
-        AMOUNT_OFF = "amount_off", "amount off"
-        PERCENT_OFF = "percent_off", "percent off, with a cap"
-        THRESHOLD = "threshold", "spend X, get Y off"
+        AMOUNT_OFF = "amount_off", _("amount off")
+        PERCENT_OFF = "percent_off", _("percent off, with a cap")
+        THRESHOLD = "threshold", _("spend X, get Y off")
 
     class Validity(models.TextChoices):
-        FIXED = "fixed", "a fixed window"
-        DAYS_AFTER_CLAIM = "days_after_claim", "N days from claim"
+        FIXED = "fixed", _("a fixed window")
+        DAYS_AFTER_CLAIM = "days_after_claim", _("N days from claim")
 
     class Scope(models.TextChoices):
-        ALL = "all", "all products"
-        PRODUCTS = "products", "listed products"
-        CATEGORIES = "categories", "listed categories"
+        ALL = "all", _("all products")
+        PRODUCTS = "products", _("listed products")
+        CATEGORIES = "categories", _("listed categories")
 
     class Channel(models.TextChoices):
-        ONLINE = "online"
-        IN_STORE = "in_store", "in store"
-        BOTH = "both"
+        ONLINE = "online", _("Online")
+        IN_STORE = "in_store", _("in store")
+        BOTH = "both", _("Both")
 
     class Audience(models.TextChoices):
-        EVERYONE = "everyone"
-        NEW_CUSTOMERS = "new_customers", "new customers (no paid order yet)"
-        MEMBERS = "members"
+        EVERYONE = "everyone", _("Everyone")
+        NEW_CUSTOMERS = "new_customers", _("new customers (no paid order yet)")
+        MEMBERS = "members", _("Members")
 
     class Status(models.TextChoices):
-        ACTIVE = "active"
-        RETIRED = "retired", "retired (no more issued; issued coupons stay valid)"
+        ACTIVE = "active", _("Active")
+        RETIRED = "retired", _("retired (no more issued; issued coupons stay valid)")
 
-    name = models.CharField(max_length=60)
-    description = models.CharField(max_length=200, blank=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=60, verbose_name=_("name"))
+    description = models.CharField(max_length=200, blank=True, verbose_name=_("description"))
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
     amount_off = models.PositiveIntegerField(
-        default=0, validators=[MaxValueValidator(MAX_FEN)], help_text="Fen off (amount off, threshold)."
+        default=0,
+        validators=[MaxValueValidator(MAX_FEN)],
+        help_text=_("Fen off (amount off, threshold)."),
+        verbose_name=_("amount off"),
     )
     percent_off = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(99)], help_text="Percent off (percent off): 1–99."
+        default=0,
+        validators=[MaxValueValidator(99)],
+        help_text=_("Percent off (percent off): 1–99."),
+        verbose_name=_("percent off"),
     )
     max_discount = models.PositiveIntegerField(
-        default=0, validators=[MaxValueValidator(MAX_FEN)], help_text="Fen: the cap of a percent-off coupon."
+        default=0,
+        validators=[MaxValueValidator(MAX_FEN)],
+        help_text=_("Fen: the cap of a percent-off coupon."),
+        verbose_name=_("max discount"),
     )
     min_spend = models.PositiveIntegerField(
         default=0,
         validators=[MaxValueValidator(MAX_FEN)],
-        help_text="Fen the eligible items must reach (X of a threshold coupon); 0: no minimum.",
+        help_text=_("Fen the eligible items must reach (X of a threshold coupon); 0: no minimum."),
+        verbose_name=_("min spend"),
     )
-    validity = models.CharField(max_length=20, choices=Validity.choices, default=Validity.FIXED)
-    valid_from = models.DateTimeField(null=True, blank=True)
-    valid_until = models.DateTimeField(null=True, blank=True)
+    validity = models.CharField(
+        max_length=20, choices=Validity.choices, default=Validity.FIXED, verbose_name=_("validity")
+    )
+    valid_from = models.DateTimeField(null=True, blank=True, verbose_name=_("valid from"))
+    valid_until = models.DateTimeField(null=True, blank=True, verbose_name=_("valid until"))
     valid_days = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(3650)], help_text="For N days from claim."
+        default=0,
+        validators=[MaxValueValidator(3650)],
+        help_text=_("For N days from claim."),
+        verbose_name=_("valid days"),
     )
     total_quantity = models.PositiveIntegerField(
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_QUANTITY)],
-        help_text="Empty: unlimited.",
+        help_text=_("Empty: unlimited."),
+        verbose_name=_("total quantity"),
     )
-    issued = models.PositiveIntegerField(default=0, editable=False)
+    issued = models.PositiveIntegerField(default=0, editable=False, verbose_name=_("issued"))
     per_customer_limit = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1), MaxValueValidator(1000)]
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(1000)], verbose_name=_("per customer limit")
     )
-    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL)
-    products = models.ManyToManyField("commerce.Product", blank=True, related_name="+")
-    categories = models.JSONField(default=list, blank=True, help_text="Product categories, for that scope.")
-    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.BOTH)
-    audience = models.CharField(max_length=16, choices=Audience.choices, default=Audience.EVERYONE)
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL, verbose_name=_("scope"))
+    products = models.ManyToManyField("commerce.Product", blank=True, related_name="+", verbose_name=_("products"))
+    categories = models.JSONField(
+        default=list, blank=True, help_text=_("Product categories, for that scope."), verbose_name=_("categories")
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.BOTH, verbose_name=_("channel"))
+    audience = models.CharField(
+        max_length=16, choices=Audience.choices, default=Audience.EVERYONE, verbose_name=_("audience")
+    )
     store = models.ForeignKey(
         "guides.Store",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="coupon_templates",
-        help_text="Store-exclusive: only this store's guides issue it, and only this store redeems it.",
+        help_text=_("Store-exclusive: only this store's guides issue it, and only this store redeems it."),
+        verbose_name=_("store"),
     )
-    claimable = models.BooleanField(default=False, help_text="Customers may claim it in the mini-program.")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    claimable = models.BooleanField(
+        default=False, help_text=_("Customers may claim it in the mini-program."), verbose_name=_("claimable")
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("coupon template")
+        verbose_name_plural = _("coupon templates")
         constraints = [
             models.CheckConstraint(
                 name="coupontemplate_issued_bounds",
@@ -158,11 +184,15 @@ class CouponTemplate(BrandScopedModel):
 class CouponHolding(BrandScopedModel):
     """How many coupons of a template one customer was given: the per-customer limit's counter."""
 
-    template = models.ForeignKey(CouponTemplate, on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="+")
-    count = models.PositiveIntegerField(default=0)
+    template = models.ForeignKey(CouponTemplate, on_delete=models.CASCADE, related_name="+", verbose_name=_("template"))
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
 
     class Meta:
+        verbose_name = _("coupon holding")
+        verbose_name_plural = _("coupon holdings")
         constraints = [
             models.UniqueConstraint(fields=["brand", "template", "customer"], name="couponholding_uniq"),
         ]
@@ -171,16 +201,29 @@ class CouponHolding(BrandScopedModel):
 class CouponDrop(BrandScopedModel):
     """A template dropped into a live room: ``quantity`` coupons, first come first served."""
 
-    room = models.ForeignKey("livestream.LiveRoom", on_delete=models.CASCADE, related_name="coupon_drops")
-    template = models.ForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="drops")
-    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(MAX_QUANTITY)])
-    claimed = models.PositiveIntegerField(default=0)
-    dropped_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    room = models.ForeignKey(
+        "livestream.LiveRoom", on_delete=models.CASCADE, related_name="coupon_drops", verbose_name=_("room")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    template = models.ForeignKey(
+        CouponTemplate, on_delete=models.PROTECT, related_name="drops", verbose_name=_("template")
+    )
+    quantity = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_QUANTITY)], verbose_name=_("quantity")
+    )
+    claimed = models.PositiveIntegerField(default=0, verbose_name=_("claimed"))
+    dropped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("dropped by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("coupon drop")
+        verbose_name_plural = _("coupon drops")
         constraints = [
             models.CheckConstraint(name="coupondrop_claimed_bounds", condition=Q(claimed__lte=F("quantity"))),
         ]
@@ -197,31 +240,44 @@ class Coupon(BrandScopedModel):
     expires. Past ``valid_until`` an unused coupon is expired (a state read from the time)."""
 
     class Status(models.TextChoices):
-        AVAILABLE = "available"
-        LOCKED = "locked", "locked to an unpaid order"
-        USED = "used"
+        AVAILABLE = "available", _("Available")
+        LOCKED = "locked", _("locked to an unpaid order")
+        USED = "used", _("Used")
 
     class Source(models.TextChoices):
-        CLAIM = "claim", "claimed in the mini-program"
-        DROP = "drop", "claimed from a live-room drop"
-        GUIDE = "guide", "issued by a guide"
-        REWARD = "reward", "referral reward"
-        FOLLOW_UP = "follow_up", "a post-show follow-up"
+        CLAIM = "claim", _("claimed in the mini-program")
+        DROP = "drop", _("claimed from a live-room drop")
+        GUIDE = "guide", _("issued by a guide")
+        REWARD = "reward", _("referral reward")
+        FOLLOW_UP = "follow_up", _("a post-show follow-up")
 
-    template = models.ForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="coupons")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="coupons")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.AVAILABLE)
-    source = models.CharField(max_length=16, choices=Source.choices)
-    drop = models.ForeignKey(CouponDrop, null=True, blank=True, on_delete=models.SET_NULL, related_name="coupons")
-    issued_by = models.ForeignKey(
-        "guides.Guide", null=True, blank=True, on_delete=models.SET_NULL, related_name="issued_coupons"
+    template = models.ForeignKey(
+        CouponTemplate, on_delete=models.PROTECT, related_name="coupons", verbose_name=_("template")
     )
-    valid_from = models.DateTimeField()
-    valid_until = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    used_at = models.DateTimeField(null=True, blank=True)
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="coupons", verbose_name=_("customer")
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.AVAILABLE, verbose_name=_("status"))
+    source = models.CharField(max_length=16, choices=Source.choices, verbose_name=_("source"))
+    drop = models.ForeignKey(
+        CouponDrop, null=True, blank=True, on_delete=models.SET_NULL, related_name="coupons", verbose_name=_("drop")
+    )
+    issued_by = models.ForeignKey(
+        "guides.Guide",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="issued_coupons",
+        verbose_name=_("issued by"),
+    )
+    valid_from = models.DateTimeField(verbose_name=_("valid from"))
+    valid_until = models.DateTimeField(verbose_name=_("valid until"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("used at"))
 
     class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
         constraints = [
             models.UniqueConstraint(
                 fields=["brand", "drop", "customer"], condition=Q(drop__isnull=False), name="coupon_one_per_drop"
@@ -240,13 +296,17 @@ class CouponUse(BrandScopedModel):
     """A coupon applied to an order: the lock while it awaits payment, then the record of its use.
     ``released_at`` is set (once) when the order was cancelled or expired."""
 
-    coupon = models.ForeignKey(Coupon, on_delete=models.CASCADE, related_name="uses")
-    order = models.OneToOneField("commerce.Order", on_delete=models.CASCADE, related_name="coupon_use")
-    discount = models.PositiveIntegerField(help_text="Fen.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    released_at = models.DateTimeField(null=True, blank=True)
+    coupon = models.ForeignKey(Coupon, on_delete=models.CASCADE, related_name="uses", verbose_name=_("coupon"))
+    order = models.OneToOneField(
+        "commerce.Order", on_delete=models.CASCADE, related_name="coupon_use", verbose_name=_("order")
+    )
+    discount = models.PositiveIntegerField(help_text=_("Fen."), verbose_name=_("discount"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    released_at = models.DateTimeField(null=True, blank=True, verbose_name=_("released at"))
 
     class Meta:
+        verbose_name = _("coupon use")
+        verbose_name_plural = _("coupon uses")
         constraints = [
             # One live lock per coupon: a second order cannot hold it at the same time.
             models.UniqueConstraint(
@@ -258,12 +318,18 @@ class CouponUse(BrandScopedModel):
 class Redemption(BrandScopedModel):
     """A coupon used in a store (核销): which store and which guide scanned it."""
 
-    coupon = models.OneToOneField(Coupon, on_delete=models.CASCADE, related_name="redemption")
-    store = models.ForeignKey("guides.Store", on_delete=models.PROTECT, related_name="coupon_redemptions")
-    guide = models.ForeignKey("guides.Guide", on_delete=models.PROTECT, related_name="coupon_redemptions")
-    redeemed_at = models.DateTimeField(auto_now_add=True)
+    coupon = models.OneToOneField(Coupon, on_delete=models.CASCADE, related_name="redemption", verbose_name=_("coupon"))
+    store = models.ForeignKey(
+        "guides.Store", on_delete=models.PROTECT, related_name="coupon_redemptions", verbose_name=_("store")
+    )
+    guide = models.ForeignKey(
+        "guides.Guide", on_delete=models.PROTECT, related_name="coupon_redemptions", verbose_name=_("guide")
+    )
+    redeemed_at = models.DateTimeField(auto_now_add=True, verbose_name=_("redeemed at"))
 
     class Meta:
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
         indexes = [
             models.Index(fields=["brand", "store", "-redeemed_at"]),
             models.Index(fields=["brand", "guide", "-redeemed_at"]),
@@ -274,34 +340,53 @@ class ReferralProgram(BrandScopedModel):
     """The brand's referral programme: the coupon an inviter gets for each new customer."""
 
     reward_template = models.ForeignKey(
-        CouponTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        CouponTemplate,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("reward template"),
     )
-    is_active = models.BooleanField(default=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    is_active = models.BooleanField(default=False, verbose_name=_("is active"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("referral program")
+        verbose_name_plural = _("referral programs")
         constraints = [models.UniqueConstraint(fields=["brand"], name="referralprogram_one_per_brand")]
 
 
 class InviteCode(BrandScopedModel):
     """A customer's invite code: what their invite link carries."""
 
-    customer = models.OneToOneField("tenants.Customer", on_delete=models.CASCADE, related_name="invite_code")
-    code = models.CharField(max_length=16)
-    created_at = models.DateTimeField(auto_now_add=True)
+    customer = models.OneToOneField(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="invite_code", verbose_name=_("customer")
+    )
+    code = models.CharField(max_length=16, verbose_name=_("code"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("invite code")
+        verbose_name_plural = _("invite codes")
         constraints = [models.UniqueConstraint(fields=["brand", "code"], name="invitecode_brand_code_uniq")]
 
 
 class Referral(BrandScopedModel):
     """A new customer who came through an invite; rewarded once, when their first order is paid."""
 
-    inviter = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="referrals")
-    invitee = models.OneToOneField("tenants.Customer", on_delete=models.CASCADE, related_name="referred_by")
-    accepted_at = models.DateTimeField(auto_now_add=True)
-    rewarded_at = models.DateTimeField(null=True, blank=True)
-    reward_coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    inviter = models.ForeignKey(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="referrals", verbose_name=_("inviter")
+    )
+    invitee = models.OneToOneField(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="referred_by", verbose_name=_("invitee")
+    )
+    accepted_at = models.DateTimeField(auto_now_add=True, verbose_name=_("accepted at"))
+    rewarded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("rewarded at"))
+    reward_coupon = models.ForeignKey(
+        Coupon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("reward coupon")
+    )
 
     class Meta:
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
         indexes = [models.Index(fields=["brand", "inviter", "-accepted_at"])]

@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from guides.models import (
     Binding,
@@ -16,7 +18,7 @@ from guides.models import (
 )
 from guides.services import settlement as settlement_services
 from guides.services import stores as store_services
-from tenants.admin_site import BrandScopedAdmin, ReadOnlyInline
+from tenants.admin_site import BrandScopedAdmin, ReadOnlyInline, format_yuan
 from tenants.scoping import current_brand
 
 
@@ -49,7 +51,7 @@ class GuideAdmin(BrandScopedAdmin):
     readonly_fields = ["status", "left_at"]
     actions = ["leave"]
 
-    @admin.action(description="Mark as left (customers fall back to the store)")
+    @admin.action(description=_("Mark as left (customers fall back to the store)"))
     def leave(self, request, queryset):
         for guide in queryset.filter(status=Guide.Status.ACTIVE):
             store_services.guide_leave(brand=guide.brand, guide=guide)
@@ -66,9 +68,11 @@ class ShareCodeAdmin(BrandScopedAdmin):
     def has_add_permission(self, request):
         return False  # a share needs its code and poster: made through the API
 
-    @admin.display(description="poster")
+    @admin.display(description=_("poster"))
     def poster(self, share):
-        return format_html('<a href="/api/v1/console/shares/{}/poster.png">poster.png</a> (console API)', share.pk)
+        return format_html(
+            '<a href="/api/v1/console/shares/{}/poster.png">poster.png</a> ({})', share.pk, _("console API")
+        )
 
 
 @admin.register(Binding)
@@ -118,14 +122,18 @@ class SettlementAdmin(ReadOnlyAdmin):
     inlines = [SettlementEntryInline]
     actions = ["settle_again"]
 
-    @admin.action(description="Settle these guides again now (failed payouts were released)")
+    @admin.action(description=_("Settle these guides again now (failed payouts were released)"))
     def settle_again(self, request, queryset):
         for guide_id, brand in {(s.guide_id, s.brand) for s in queryset.select_related("brand")}:
             result = settlement_services.settle_guide(brand=brand, guide_id=guide_id)
             if result is None:
-                messages.info(request, f"Guide {guide_id}: nothing payable.")
+                messages.info(request, gettext("Guide %(guide)s: nothing payable.") % {"guide": guide_id})
             else:
-                messages.info(request, f"Guide {guide_id}: {result.amount} fen, {result.status}.")
+                messages.info(
+                    request,
+                    gettext("Guide %(guide)s: %(amount)s, %(status)s.")
+                    % {"guide": guide_id, "amount": format_yuan(result.amount), "status": result.get_status_display()},
+                )
 
 
 @admin.register(Campaign)

@@ -1,7 +1,7 @@
 """The operator's web admin for live rooms. Every change goes through livestream.services, so the
 admin keeps the same rules as the console API (lead time, transitions, approved products only)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import forms
 from django.contrib import admin, messages
@@ -10,6 +10,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, re_path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from commerce.models import Product
 from coupons.models import CouponTemplate
@@ -132,13 +134,14 @@ class LiveRoomAdmin(BrandScopedAdmin):
             *super().get_urls(),
         ]
 
-    @admin.display(description="report")
+    @admin.display(description=_("report"))
     def report_link(self, room):
         if room.started_at is None:
             return "—"
-        return format_html('<a href="{}">report</a>', reverse("admin:livestream_liveroom_report", args=[room.pk]))
+        url = reverse("admin:livestream_liveroom_report", args=[room.pk])
+        return format_html('<a href="{}">{}</a>', url, _("report"))
 
-    @admin.display(description="push URL")
+    @admin.display(description=_("push URL"))
     def push_url(self, room):
         return rooms.push_url(room) if room.pk else ""
 
@@ -186,25 +189,25 @@ class LiveRoomAdmin(BrandScopedAdmin):
     def _act(self, request, queryset, action):
         done = sum(run_service(self, request, action, brand=room.brand, room=room) is not None for room in queryset)
         if done:
-            self.message_user(request, f"{done} room(s) updated.", messages.SUCCESS)
+            self.message_user(request, gettext("%(count)d room(s) updated.") % {"count": done}, messages.SUCCESS)
 
-    @admin.action(description="Start the selected rooms")
+    @admin.action(description=_("Start the selected rooms"))
     def start(self, request, queryset):
         self._act(request, queryset, rooms.room_start)
 
-    @admin.action(description="Pause the selected rooms")
+    @admin.action(description=_("Pause the selected rooms"))
     def pause(self, request, queryset):
         self._act(request, queryset, rooms.room_pause)
 
-    @admin.action(description="Resume the selected rooms")
+    @admin.action(description=_("Resume the selected rooms"))
     def resume(self, request, queryset):
         self._act(request, queryset, rooms.room_resume)
 
-    @admin.action(description="End the selected rooms")
+    @admin.action(description=_("End the selected rooms"))
     def end(self, request, queryset):
         self._act(request, queryset, rooms.room_end)
 
-    @admin.action(description="Cancel the selected rooms (before they start)")
+    @admin.action(description=_("Cancel the selected rooms (before they start)"))
     def cancel(self, request, queryset):
         self._act(request, queryset, rooms.room_cancel)
 
@@ -273,12 +276,12 @@ class CommentAdmin(BrandScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Hide the selected comments")
+    @admin.action(description=_("Hide the selected comments"))
     def hide(self, request, queryset):
         for comment in queryset:
             run_service(self, request, live.comment_hide, brand=comment.brand, comment=comment, hidden=True)
 
-    @admin.action(description="Show the selected comments again")
+    @admin.action(description=_("Show the selected comments again"))
     def show(self, request, queryset):
         for comment in queryset:
             run_service(self, request, live.comment_hide, brand=comment.brand, comment=comment, hidden=False)
@@ -292,7 +295,7 @@ class MuteForm(BrandScopedModelForm):
     def clean_until(self):
         until = self.cleaned_data.get("until")
         if until is not None and until <= timezone.now():
-            raise forms.ValidationError("A mute ends in the future.")
+            raise forms.ValidationError(_("A mute ends in the future."))
         return until
 
 
@@ -328,15 +331,148 @@ class MuteAdmin(BrandScopedAdmin):
 
 
 class FollowUpForm(forms.Form):
-    segment = forms.ChoiceField(choices=FollowUp.Segment.choices, initial=FollowUp.Segment.WATCHED_NOT_BOUGHT)
-    guide = forms.ModelChoiceField(queryset=Guide.objects.none(), required=False, help_text="Only their customers.")
-    coupon_template = forms.ModelChoiceField(queryset=CouponTemplate.objects.none(), required=False)
-    message_text = forms.CharField(max_length=20, required=False, help_text="A subscribe message's line (≤ 20).")
+    segment = forms.ChoiceField(
+        choices=FollowUp.Segment.choices, initial=FollowUp.Segment.WATCHED_NOT_BOUGHT, label=_("segment")
+    )
+    guide = forms.ModelChoiceField(
+        queryset=Guide.objects.none(), required=False, help_text=_("Only their customers."), label=_("guide")
+    )
+    coupon_template = forms.ModelChoiceField(
+        queryset=CouponTemplate.objects.none(), required=False, label=_("coupon template")
+    )
+    message_text = forms.CharField(
+        max_length=20, required=False, help_text=_("A subscribe message's line (≤ 20)."), label=_("message text")
+    )
 
     def __init__(self, *args, brand, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["guide"].queryset = Guide.objects.filter(brand=brand)
         self.fields["coupon_template"].queryset = CouponTemplate.objects.filter(brand=brand, status="active")
+
+
+TABLE_TITLES = {
+    "sources": _("Sources"),
+    "guides": _("Guides"),
+    "stores": _("Stores"),
+    "top_products": _("Top products"),
+    "pushes": _("Pushes"),
+    "lotteries": _("Lotteries"),
+    "gift_boxes": _("Gift boxes"),
+    "group_buys": _("Group buys"),
+    "bargains": _("Bargains"),
+}
+# The report's column names (reports.EXPORT_COLUMNS and SECTION_COLUMNS) as the page heads them.
+COLUMN_LABELS = {
+    "id": "ID",
+    "source": _("source"),
+    "visits": _("visits"),
+    "viewers": _("viewers"),
+    "visitors": _("visitors"),
+    "orders": _("orders"),
+    "paid_orders": _("paid orders"),
+    "gmv": _("paid GMV (fen)"),
+    "buyers": _("buyers"),
+    "refunded_orders": _("refunded orders"),
+    "refunded": _("refunded (fen)"),
+    "name": _("name"),
+    "commission": _("commission (fen)"),
+    "product_id": _("product ID"),
+    "product_name": _("product"),
+    "product": _("product"),
+    "clicks": _("clicks"),
+    "clickers": _("customers clicking"),
+    "quantity": _("quantity"),
+    "amount": _("amount (fen)"),
+    "started_at": _("started at"),
+    "ended_at": _("ended at"),
+    "room_id": _("room ID"),
+    "title": _("title"),
+    "prize_kind": _("prize kind"),
+    "prize": _("prize"),
+    "status": _("status"),
+    "prizes": _("prizes"),
+    "entries": _("entries"),
+    "winners": _("winners"),
+    "coupons_issued": _("coupons issued"),
+    "issue_failed": _("issue failed"),
+    "addresses_given": _("addresses given"),
+    "awaiting_address": _("awaiting address"),
+    "lapsed": _("lapsed"),
+    "watch_minutes": _("watch minutes"),
+    "openings": _("openings"),
+    "prizes_won": _("prizes won"),
+    "coupons": _("coupons"),
+    "items": _("items"),
+    "points": _("points"),
+    "group_size": _("group size"),
+    "price": _("price (fen)"),
+    "groups": _("groups"),
+    "succeeded": _("succeeded"),
+    "failed": _("failed"),
+    "open": _("open"),
+    "members": _("members"),
+    "floor_price": _("floor price (fen)"),
+    "helpers_needed": _("helpers needed"),
+    "started": _("started"),
+    "purchased": _("purchased"),
+    "expired": _("expired"),
+    "helps": _("helps"),
+    "helpers": _("helpers"),
+}
+MAX_CHART_MINUTES = 24 * 60  # a longer show is charted at the minutes that have figures only
+
+
+def report_charts(report: dict, tz) -> dict:
+    """What the report page's charts draw: every minute of the show in order (minutes without a
+    figure as zeros), labelled in the brand's time zone, with the pushes at their minutes."""
+    rows = {row["minute"]: row for row in report["minutes"]}
+    moments = sorted(datetime.fromisoformat(key + "+00:00") for key in rows)
+    if moments and moments[-1] - moments[0] <= timedelta(minutes=MAX_CHART_MINUTES):
+        span = int((moments[-1] - moments[0]).total_seconds() // 60)
+        moments = [moments[0] + timedelta(minutes=n) for n in range(span + 1)]
+    several_days = bool(moments) and moments[0].astimezone(tz).date() != moments[-1].astimezone(tz).date()
+    shape = "%m-%d %H:%M" if several_days else "%H:%M"
+
+    def label(moment):
+        return moment.astimezone(tz).strftime(shape)
+
+    def series(name):
+        return [rows.get(moment.strftime("%Y-%m-%dT%H:%M"), {}).get(name, 0) for moment in moments]
+
+    funnel = report["funnel"]
+    return {
+        "minutes": [label(moment) for moment in moments],
+        "online": series("online"),
+        "likes": series("likes"),
+        "orders": series("orders"),
+        "paid": series("paid_orders"),
+        "pushes": [
+            {"label": label(push["started_at"].replace(second=0, microsecond=0)), "name": push["product_name"]}
+            for push in report["pushes"]
+        ],
+        "funnel": {
+            "labels": [gettext("viewers"), gettext("clicked a product"), gettext("ordered"), gettext("paid")],
+            "values": [funnel[step] for step in ("viewers", "clicked", "ordered", "paid")],
+        },
+        "sources": {
+            "labels": [row["source"] for row in report["sources"]],
+            "viewers": [row["viewers"] for row in report["sources"]],
+            "gmv": [row["gmv"] / 100 for row in report["sources"]],
+        },
+        "text": {
+            "time_axis": gettext("minute (%(zone)s)") % {"zone": str(tz)},
+            "online": gettext("viewers online"),
+            "likes": gettext("likes per minute"),
+            "orders": gettext("orders"),
+            "paid": gettext("paid orders"),
+            "orders_axis": gettext("orders per minute"),
+            "customers": gettext("customers"),
+            "viewers": gettext("viewers"),
+            "gmv": gettext("paid GMV (yuan)"),
+            "yuan": gettext("yuan (¥)"),
+            "push": gettext("push"),
+        },
+    }
 
 
 def _percent(ratio: float) -> str:
@@ -371,7 +507,8 @@ def room_report_view(model_admin, request, object_id):
             )
             if follow_up is not None:
                 model_admin.message_user(
-                    request, f"Follow-up to {follow_up.recipient_count} customer(s) is on its way."
+                    request,
+                    gettext("Follow-up to %(count)d customer(s) is on its way.") % {"count": follow_up.recipient_count},
                 )
                 return HttpResponseRedirect(request.path)
         report = reports.room_report(brand=brand, room=room)
@@ -380,37 +517,15 @@ def room_report_view(model_admin, request, object_id):
             for row in FollowUp.objects.filter(room=room).order_by("-created_at")[:20]
         ]
     tz = brand.tz
-    minutes = report["minutes"]
-
-    def label(moment):
-        return moment.astimezone(tz).strftime("%H:%M")
-
-    labels = [label(datetime.fromisoformat(row["minute"] + "+00:00")) for row in minutes]
-    charts = {
-        "minutes": labels,
-        "online": [row["online"] for row in minutes],
-        "likes": [row["likes"] for row in minutes],
-        "orders": [row["orders"] for row in minutes],
-        "paid": [row["paid_orders"] for row in minutes],
-        "pushes": [{"label": label(push["started_at"]), "name": push["product_name"]} for push in report["pushes"]],
-        "funnel": {
-            "labels": ["viewers", "clicked a product", "ordered", "paid"],
-            "values": [report["funnel"][step] for step in ("viewers", "clicked", "ordered", "paid")],
-        },
-        "sources": {
-            "labels": [row["source"] for row in report["sources"]],
-            "viewers": [row["viewers"] for row in report["sources"]],
-            "gmv": [row["gmv"] / 100 for row in report["sources"]],
-        },
-    }
+    charts = report_charts(report, tz)
     tables = [
-        (name.replace("_", " ").capitalize(), rows[0], rows[1:])
+        (TABLE_TITLES.get(name, name), [COLUMN_LABELS.get(column, column) for column in rows[0]], rows[1:])
         for name, rows in reports.report_tables(report, tz)
         if name in ("sources", "guides", "stores", "top_products", "pushes", *reports.SECTION_COLUMNS)
     ]
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": f"Report: {room.title}",
+        "title": gettext("Report: %(room)s") % {"room": room.title},
         "opts": model_admin.model._meta,
         "room": room,
         "report": report,
@@ -554,13 +669,13 @@ class LotteryAdmin(BrandScopedAdmin):
     def _act(self, request, queryset, action):
         done = sum(run_service(self, request, action, brand=x.brand, lottery=x) is not None for x in queryset)
         if done:
-            self.message_user(request, f"{done} lottery(ies) updated.", messages.SUCCESS)
+            self.message_user(request, gettext("%(count)d lottery(ies) updated.") % {"count": done}, messages.SUCCESS)
 
-    @admin.action(description="Draw the selected lotteries now")
+    @admin.action(description=_("Draw the selected lotteries now"))
     def draw(self, request, queryset):
         self._act(request, queryset, lotteries.lottery_draw)
 
-    @admin.action(description="Stop the selected lotteries without a draw")
+    @admin.action(description=_("Stop the selected lotteries without a draw"))
     def stop(self, request, queryset):
         self._act(request, queryset, lotteries.lottery_stop)
 
@@ -590,14 +705,14 @@ class GiftBoxAdmin(BrandScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Stop the selected gift boxes")
+    @admin.action(description=_("Stop the selected gift boxes"))
     def stop(self, request, queryset):
         done = sum(
             run_service(self, request, gift_boxes.gift_box_stop, brand=box.brand, box=box) is not None
             for box in queryset
         )
         if done:
-            self.message_user(request, f"{done} gift box(es) stopped.", messages.SUCCESS)
+            self.message_user(request, gettext("%(count)d gift box(es) stopped.") % {"count": done}, messages.SUCCESS)
 
 
 @admin.register(GiftBoxOpening)

@@ -3,6 +3,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from tenants.scoping import BrandScopedManager, BrandScopedModel, current_brand
 
@@ -23,43 +24,46 @@ class LiveRoom(BrandScopedModel):
     """
 
     class Status(models.TextChoices):
-        SCHEDULED = "scheduled"
-        LIVE = "live"
-        PAUSED = "paused"
-        ENDED = "ended"
-        CANCELLED = "cancelled"
-        BANNED = "banned"
+        SCHEDULED = "scheduled", _("Scheduled")
+        LIVE = "live", _("Live")
+        PAUSED = "paused", _("Paused")
+        ENDED = "ended", _("Ended")
+        CANCELLED = "cancelled", _("Cancelled")
+        BANNED = "banned", _("Banned")
 
     class Kind(models.TextChoices):
-        PUSH = "push", "push stream (OBS, encoder)"
-        PHONE = "phone", "phone"
+        PUSH = "push", _("push stream (OBS, encoder)")
+        PHONE = "phone", _("Phone")
 
-    title = models.CharField(max_length=34)
-    anchor_name = models.CharField(max_length=30)
-    anchor_wechat = models.CharField(max_length=64, blank=True)
-    cover_image_url = models.URLField(max_length=500, blank=True)
-    share_image_url = models.URLField(max_length=500, blank=True)
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PUSH)
+    title = models.CharField(max_length=34, verbose_name=_("title"))
+    anchor_name = models.CharField(max_length=30, verbose_name=_("anchor name"))
+    anchor_wechat = models.CharField(max_length=64, blank=True, verbose_name=_("anchor wechat"))
+    cover_image_url = models.URLField(max_length=500, blank=True, verbose_name=_("cover image url"))
+    share_image_url = models.URLField(max_length=500, blank=True, verbose_name=_("share image url"))
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PUSH, verbose_name=_("kind"))
     host_store = models.ForeignKey(
         "guides.Store",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="rooms",
-        help_text="Set for a store's own show (店播).",
+        help_text=_("Set for a store's own show (店播)."),
+        verbose_name=_("host store"),
     )
-    scheduled_start = models.DateTimeField()
-    scheduled_end = models.DateTimeField()
-    started_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
-    status_reason = models.CharField(max_length=200, blank=True, help_text="Why it was cancelled or banned.")
+    scheduled_start = models.DateTimeField(verbose_name=_("scheduled start"))
+    scheduled_end = models.DateTimeField(verbose_name=_("scheduled end"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ended at"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED, verbose_name=_("status"))
+    status_reason = models.CharField(
+        max_length=200, blank=True, help_text=_("Why it was cancelled or banned."), verbose_name=_("status reason")
+    )
 
-    comments_enabled = models.BooleanField(default=True)
-    likes_enabled = models.BooleanField(default=True)
-    goods_enabled = models.BooleanField(default=True)
-    replay_enabled = models.BooleanField(default=True)
-    share_enabled = models.BooleanField(default=True)
+    comments_enabled = models.BooleanField(default=True, verbose_name=_("comments enabled"))
+    likes_enabled = models.BooleanField(default=True, verbose_name=_("likes enabled"))
+    goods_enabled = models.BooleanField(default=True, verbose_name=_("goods enabled"))
+    replay_enabled = models.BooleanField(default=True, verbose_name=_("replay enabled"))
+    share_enabled = models.BooleanField(default=True, verbose_name=_("share enabled"))
 
     pushed_product = models.ForeignKey(
         "RoomProduct",
@@ -67,33 +71,44 @@ class LiveRoom(BrandScopedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The product being presented (讲解).",
+        help_text=_("The product being presented (讲解)."),
+        verbose_name=_("pushed product"),
     )
-    stream_key = models.CharField(max_length=32, default=new_stream_key, editable=False)
+    stream_key = models.CharField(max_length=32, default=new_stream_key, editable=False, verbose_name=_("stream key"))
     costream_code = models.CharField(
         max_length=16,
         default=new_costream_code,
         unique=True,
         editable=False,
-        help_text="Give this to another room's operator to be invited to a co-stream.",
+        help_text=_("Give this to another room's operator to be invited to a co-stream."),
+        verbose_name=_("costream code"),
     )
-    replay_url = models.URLField(max_length=500, blank=True)
+    replay_url = models.URLField(max_length=500, blank=True, verbose_name=_("replay url"))
 
     class FanoutMode(models.TextChoices):
-        EACH = "each", "every event to every viewer"
-        TICKS = "ticks", "coalesced into one frame per tick (very large rooms)"
+        EACH = "each", _("every event to every viewer")
+        TICKS = "ticks", _("coalesced into one frame per tick (very large rooms)")
 
-    fanout_mode = models.CharField(max_length=8, choices=FanoutMode.choices, default=FanoutMode.EACH)
+    fanout_mode = models.CharField(
+        max_length=8, choices=FanoutMode.choices, default=FanoutMode.EACH, verbose_name=_("fanout mode")
+    )
 
     # Persisted by the counter flush (DESIGN §8); the live values are in Redis.
-    like_total = models.PositiveBigIntegerField(default=0)
-    peak_online = models.PositiveIntegerField(default=0)
-    likes_per_minute = models.JSONField(default=dict, blank=True, help_text='{"2026-11-23T20:15": 1234, ...} (UTC)')
+    like_total = models.PositiveBigIntegerField(default=0, verbose_name=_("like total"))
+    peak_online = models.PositiveIntegerField(default=0, verbose_name=_("peak online"))
+    likes_per_minute = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_('{"2026-11-23T20:15": 1234, ...} (UTC)'),
+        verbose_name=_("likes per minute"),
+    )
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("live room")
+        verbose_name_plural = _("live rooms")
         indexes = [
             models.Index(fields=["brand", "status", "scheduled_start"]),
             models.Index(fields=["status", "scheduled_start"], name="room_reminder_scan"),
@@ -116,15 +131,19 @@ class LiveRoom(BrandScopedModel):
 class RoomProduct(BrandScopedModel):
     """A product listed in a room, in the room's order, on or off sale there."""
 
-    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="room_products")
-    product = models.ForeignKey("commerce.Product", on_delete=models.CASCADE, related_name="room_listings")
-    position = models.PositiveIntegerField(default=0)
-    on_sale = models.BooleanField(default=True)
-    added_at = models.DateTimeField(auto_now_add=True)
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="room_products", verbose_name=_("room"))
+    product = models.ForeignKey(
+        "commerce.Product", on_delete=models.CASCADE, related_name="room_listings", verbose_name=_("product")
+    )
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
+    on_sale = models.BooleanField(default=True, verbose_name=_("on sale"))
+    added_at = models.DateTimeField(auto_now_add=True, verbose_name=_("added at"))
 
     MAX_PER_ROOM = 500
 
     class Meta:
+        verbose_name = _("room product")
+        verbose_name_plural = _("room products")
         constraints = [models.UniqueConstraint(fields=["brand", "room", "product"], name="roomproduct_uniq")]
         indexes = [models.Index(fields=["brand", "room", "position"])]
         ordering = ["position", "id"]
@@ -134,22 +153,26 @@ class ReminderSubscription(BrandScopedModel):
     """A customer asked to be told when a room starts (开播提醒). Sent at most once."""
 
     class Status(models.TextChoices):
-        PENDING = "pending"
-        SENDING = "sending"
-        SENT = "sent"
-        REFUSED = "refused", "refused by the user"
-        FAILED = "failed"
-        CANCELLED = "cancelled", "unsubscribed or room cancelled"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        REFUSED = "refused", _("refused by the user")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("unsubscribed or room cancelled")
 
-    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="reminders")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="reminders")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    error = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="reminders", verbose_name=_("room"))
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="reminders", verbose_name=_("customer")
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    error = models.CharField(max_length=200, blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     class Meta:
+        verbose_name = _("reminder subscription")
+        verbose_name_plural = _("reminder subscriptions")
         constraints = [models.UniqueConstraint(fields=["brand", "room", "customer"], name="reminder_uniq")]
         indexes = [models.Index(fields=["room", "status"])]
 
@@ -166,24 +189,32 @@ class CoStream(BrandScopedModel):
     """
 
     class Status(models.TextChoices):
-        INVITED = "invited"
-        ACCEPTED = "accepted"
-        DECLINED = "declined"
-        ENDED = "ended"
+        INVITED = "invited", _("Invited")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        ENDED = "ended", _("Ended")
 
     ACTIVE = (Status.INVITED, Status.ACCEPTED)
 
-    inviter_room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="costreams_sent")
-    invitee_brand = models.ForeignKey("tenants.Brand", on_delete=models.CASCADE, related_name="+")
-    invitee_room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="costreams_received")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED)
-    created_at = models.DateTimeField(auto_now_add=True)
-    accepted_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
+    inviter_room = models.ForeignKey(
+        LiveRoom, on_delete=models.CASCADE, related_name="costreams_sent", verbose_name=_("inviter room")
+    )
+    invitee_brand = models.ForeignKey(
+        "tenants.Brand", on_delete=models.CASCADE, related_name="+", verbose_name=_("invitee brand")
+    )
+    invitee_room = models.ForeignKey(
+        LiveRoom, on_delete=models.CASCADE, related_name="costreams_received", verbose_name=_("invitee room")
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED, verbose_name=_("status"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    accepted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("accepted at"))
+    ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ended at"))
 
     objects = CoStreamManager()
 
     class Meta:
+        verbose_name = _("co-stream")
+        verbose_name_plural = _("co-streams")
         indexes = [models.Index(fields=["brand", "status"]), models.Index(fields=["invitee_brand", "status"])]
 
     @property
@@ -204,20 +235,28 @@ class Festival(models.Model):
     """A platform event (大促) gathering rooms of many brands: a main venue and sub-venues."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft"
-        PUBLISHED = "published"
-        ENDED = "ended"
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        ENDED = "ended", _("Ended")
 
-    name = models.CharField(max_length=100)
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(verbose_name=_("ends at"))
     main_room = models.ForeignKey(
-        LiveRoom, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="主会场."
+        LiveRoom,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("主会场."),
+        verbose_name=_("main room"),
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("festival")
+        verbose_name_plural = _("festivals")
         constraints = [models.CheckConstraint(name="festival_window", condition=Q(ends_at__gt=models.F("starts_at")))]
 
     def __str__(self):
@@ -228,18 +267,22 @@ class Venue(BrandScopedModel):
     """A brand's part in a festival (分会场): invited by the platform, accepted with a room, or left."""
 
     class Status(models.TextChoices):
-        INVITED = "invited"
-        JOINED = "joined"
-        LEFT = "left"
+        INVITED = "invited", _("Invited")
+        JOINED = "joined", _("Joined")
+        LEFT = "left", _("Left")
 
-    festival = models.ForeignKey(Festival, on_delete=models.CASCADE, related_name="venues")
-    room = models.ForeignKey(LiveRoom, null=True, blank=True, on_delete=models.SET_NULL, related_name="venues")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED)
-    invited_at = models.DateTimeField(auto_now_add=True)
-    joined_at = models.DateTimeField(null=True, blank=True)
-    left_at = models.DateTimeField(null=True, blank=True)
+    festival = models.ForeignKey(Festival, on_delete=models.CASCADE, related_name="venues", verbose_name=_("festival"))
+    room = models.ForeignKey(
+        LiveRoom, null=True, blank=True, on_delete=models.SET_NULL, related_name="venues", verbose_name=_("room")
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED, verbose_name=_("status"))
+    invited_at = models.DateTimeField(auto_now_add=True, verbose_name=_("invited at"))
+    joined_at = models.DateTimeField(null=True, blank=True, verbose_name=_("joined at"))
+    left_at = models.DateTimeField(null=True, blank=True, verbose_name=_("left at"))
 
     class Meta:
+        verbose_name = _("venue")
+        verbose_name_plural = _("venues")
         constraints = [models.UniqueConstraint(fields=["brand", "festival"], name="venue_brand_festival_uniq")]
 
 
@@ -248,52 +291,71 @@ class Comment(BrandScopedModel):
     that persists it can be retried without writing it twice."""
 
     class Status(models.TextChoices):
-        VISIBLE = "visible"
-        HIDDEN = "hidden", "hidden by an operator"
+        VISIBLE = "visible", _("Visible")
+        HIDDEN = "hidden", _("hidden by an operator")
 
-    id = models.BigIntegerField(primary_key=True)
-    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="comments")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="comments")
-    text = models.CharField(max_length=200)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.VISIBLE)
-    is_pinned = models.BooleanField(default=False)
-    created_at = models.DateTimeField()
+    id = models.BigIntegerField(primary_key=True, verbose_name=_("id"))
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="comments", verbose_name=_("room"))
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="comments", verbose_name=_("customer")
+    )
+    text = models.CharField(max_length=200, verbose_name=_("text"))
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.VISIBLE, verbose_name=_("status"))
+    is_pinned = models.BooleanField(default=False, verbose_name=_("is pinned"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
         indexes = [models.Index(fields=["brand", "room", "-id"]), models.Index(fields=["brand", "customer"])]
 
 
 class Mute(BrandScopedModel):
     """An operator silenced a customer: in one room, or (no room) in all the brand's rooms."""
 
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="mutes")
-    room = models.ForeignKey(LiveRoom, null=True, blank=True, on_delete=models.CASCADE, related_name="mutes")
-    until = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")
-    reason = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="mutes", verbose_name=_("customer")
+    )
+    room = models.ForeignKey(
+        LiveRoom, null=True, blank=True, on_delete=models.CASCADE, related_name="mutes", verbose_name=_("room")
+    )
+    until = models.DateTimeField(null=True, blank=True, help_text=_("Empty: until lifted."), verbose_name=_("until"))
+    reason = models.CharField(max_length=200, blank=True, verbose_name=_("reason"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("mute")
+        verbose_name_plural = _("mutes")
         indexes = [models.Index(fields=["brand", "customer"])]
 
 
 class ViewingSession(BrandScopedModel):
     """One socket's stay in a room, with where the viewer came from (for the post-show report)."""
 
-    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="viewing_sessions")
-    customer = models.ForeignKey(
-        "tenants.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="viewing_sessions"
+    room = models.ForeignKey(
+        LiveRoom, on_delete=models.CASCADE, related_name="viewing_sessions", verbose_name=_("room")
     )
-    socket_id = models.CharField(max_length=32)
-    source_kind = models.CharField(max_length=16, blank=True)
-    source_scene = models.CharField(max_length=32, blank=True)
-    festival_id = models.BigIntegerField(null=True, blank=True)
-    costream_id = models.BigIntegerField(null=True, blank=True)
-    referring_room_id = models.BigIntegerField(null=True, blank=True)
-    joined_at = models.DateTimeField()
-    left_at = models.DateTimeField()
-    seconds = models.PositiveIntegerField()
+    customer = models.ForeignKey(
+        "tenants.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="viewing_sessions",
+        verbose_name=_("customer"),
+    )
+    socket_id = models.CharField(max_length=32, verbose_name=_("socket id"))
+    source_kind = models.CharField(max_length=16, blank=True, verbose_name=_("source kind"))
+    source_scene = models.CharField(max_length=32, blank=True, verbose_name=_("source scene"))
+    festival_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("festival id"))
+    costream_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("costream id"))
+    referring_room_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("referring room id"))
+    joined_at = models.DateTimeField(verbose_name=_("joined at"))
+    left_at = models.DateTimeField(verbose_name=_("left at"))
+    seconds = models.PositiveIntegerField(verbose_name=_("seconds"))
 
     class Meta:
+        verbose_name = _("viewing session")
+        verbose_name_plural = _("viewing sessions")
         constraints = [models.UniqueConstraint(fields=["brand", "socket_id"], name="viewingsession_socket_uniq")]
         indexes = [models.Index(fields=["brand", "room", "joined_at"])]
 
@@ -302,12 +364,16 @@ class ProductPush(BrandScopedModel):
     """A product presented (讲解) from ``started_at`` until the next push, an unpush or the show's
     end: what the report matches sales against. ``ended_at`` is empty while it is on screen."""
 
-    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="pushes")
-    product = models.ForeignKey("commerce.Product", on_delete=models.CASCADE, related_name="+")
-    started_at = models.DateTimeField()
-    ended_at = models.DateTimeField(null=True, blank=True)
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="pushes", verbose_name=_("room"))
+    product = models.ForeignKey(
+        "commerce.Product", on_delete=models.CASCADE, related_name="+", verbose_name=_("product")
+    )
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ended at"))
 
     class Meta:
+        verbose_name = _("product push")
+        verbose_name_plural = _("product pushes")
         indexes = [models.Index(fields=["brand", "room", "started_at"])]
 
 
@@ -316,12 +382,18 @@ class ProductClick(BrandScopedModel):
     the live store as they come and persisted by the flush, which only ever raises ``clicks`` to
     the live store's running count: a flush that runs twice or is retried never adds them twice."""
 
-    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="product_clicks")
-    product = models.ForeignKey("commerce.Product", on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="+")
-    clicks = models.PositiveIntegerField(default=0)
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="product_clicks", verbose_name=_("room"))
+    product = models.ForeignKey(
+        "commerce.Product", on_delete=models.CASCADE, related_name="+", verbose_name=_("product")
+    )
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    clicks = models.PositiveIntegerField(default=0, verbose_name=_("clicks"))
 
     class Meta:
+        verbose_name = _("product click")
+        verbose_name_plural = _("product clicks")
         constraints = [
             models.UniqueConstraint(fields=["brand", "room", "product", "customer"], name="productclick_uniq")
         ]
@@ -332,38 +404,56 @@ class FollowUp(BrandScopedModel):
     subscribe message, sent in batches by a task, at most once per customer."""
 
     class Segment(models.TextChoices):
-        BOUGHT = "bought", "watched and bought"
-        WATCHED_NOT_BOUGHT = "watched_not_bought", "watched, did not buy"
-        SUBSCRIBED_ABSENT = "subscribed_absent", "subscribed to the reminder, did not come"
-        REFUNDED = "refunded", "bought and refunded"
+        BOUGHT = "bought", _("watched and bought")
+        WATCHED_NOT_BOUGHT = "watched_not_bought", _("watched, did not buy")
+        SUBSCRIBED_ABSENT = "subscribed_absent", _("subscribed to the reminder, did not come")
+        REFUNDED = "refunded", _("bought and refunded")
 
     class Status(models.TextChoices):
-        SENDING = "sending"
-        DONE = "done"
+        SENDING = "sending", _("Sending")
+        DONE = "done", _("Done")
 
-    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="follow_ups")
-    segment = models.CharField(max_length=24, choices=Segment.choices)
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("room"))
+    segment = models.CharField(max_length=24, choices=Segment.choices, verbose_name=_("segment"))
     guide = models.ForeignKey(
         "guides.Guide",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="Only their customers.",
+        help_text=_("Only their customers."),
+        verbose_name=_("guide"),
     )
     coupon_template = models.ForeignKey(
-        "coupons.CouponTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "coupons.CouponTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("coupon template"),
     )
-    message_text = models.CharField(max_length=20, blank=True, help_text="The subscribe message's line; empty: none.")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.SENDING)
-    recipient_count = models.PositiveIntegerField(default=0)
+    message_text = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text=_("The subscribe message's line; empty: none."),
+        verbose_name=_("message text"),
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.SENDING, verbose_name=_("status"))
+    recipient_count = models.PositiveIntegerField(default=0, verbose_name=_("recipient count"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
         indexes = [models.Index(fields=["brand", "room", "-created_at"]), models.Index(fields=["status"])]
         constraints = [
             models.CheckConstraint(
@@ -377,20 +467,28 @@ class FollowUpRecipient(BrandScopedModel):
     """One customer of a follow-up; the unique row is what makes it once per customer."""
 
     class Status(models.TextChoices):
-        PENDING = "pending"
-        SENDING = "sending"
-        DONE = "done"
-        FAILED = "failed"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
-    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="recipients")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="+")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    coupon = models.ForeignKey("coupons.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    message_sent = models.BooleanField(default=False)
-    error = models.CharField(max_length=200, blank=True)
-    done_at = models.DateTimeField(null=True, blank=True)
+    follow_up = models.ForeignKey(
+        FollowUp, on_delete=models.CASCADE, related_name="recipients", verbose_name=_("follow up")
+    )
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    coupon = models.ForeignKey(
+        "coupons.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("coupon")
+    )
+    message_sent = models.BooleanField(default=False, verbose_name=_("message sent"))
+    error = models.CharField(max_length=200, blank=True, verbose_name=_("error"))
+    done_at = models.DateTimeField(null=True, blank=True, verbose_name=_("done at"))
 
     class Meta:
+        verbose_name = _("follow-up recipient")
+        verbose_name_plural = _("follow-up recipients")
         constraints = [
             models.UniqueConstraint(fields=["brand", "follow_up", "customer"], name="followuprecipient_once")
         ]
@@ -400,12 +498,18 @@ class FollowUpRecipient(BrandScopedModel):
 class AudienceContact(BrandScopedModel):
     """A guide contacted one of their customers one-to-one after a show (their to-do list's tick)."""
 
-    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="+")
-    guide = models.ForeignKey("guides.Guide", on_delete=models.CASCADE, related_name="audience_contacts")
-    contacted_at = models.DateTimeField(auto_now_add=True)
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="+", verbose_name=_("room"))
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    guide = models.ForeignKey(
+        "guides.Guide", on_delete=models.CASCADE, related_name="audience_contacts", verbose_name=_("guide")
+    )
+    contacted_at = models.DateTimeField(auto_now_add=True, verbose_name=_("contacted at"))
 
     class Meta:
+        verbose_name = _("audience contact")
+        verbose_name_plural = _("audience contacts")
         constraints = [models.UniqueConstraint(fields=["brand", "room", "customer"], name="audiencecontact_once")]
 
 
@@ -417,47 +521,63 @@ class Lottery(BrandScopedModel):
     """
 
     class Status(models.TextChoices):
-        OPEN = "open"
-        DRAWN = "drawn"
-        STOPPED = "stopped", "stopped without a draw"
+        OPEN = "open", _("Open")
+        DRAWN = "drawn", _("Drawn")
+        STOPPED = "stopped", _("stopped without a draw")
 
     class Rule(models.TextChoices):
-        PRESENT = "present", "everyone watching the room"
-        KEYWORD = "keyword", "commented the keyword"
-        LIKED = "liked", "liked the room"
-        SUBSCRIBED = "subscribed", "subscribed to the room's start reminder"
-        NEW_CUSTOMERS = "new_customers", "customers without a paid order"
+        PRESENT = "present", _("everyone watching the room")
+        KEYWORD = "keyword", _("commented the keyword")
+        LIKED = "liked", _("liked the room")
+        SUBSCRIBED = "subscribed", _("subscribed to the room's start reminder")
+        NEW_CUSTOMERS = "new_customers", _("customers without a paid order")
 
     class PrizeKind(models.TextChoices):
-        COUPON = "coupon"
-        PHYSICAL = "physical", "physical prize, shipped to an address"
+        COUPON = "coupon", _("Coupon")
+        PHYSICAL = "physical", _("physical prize, shipped to an address")
 
-    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="lotteries")
-    title = models.CharField(max_length=60)
-    prize_kind = models.CharField(max_length=8, choices=PrizeKind.choices)
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="lotteries", verbose_name=_("room"))
+    title = models.CharField(max_length=60, verbose_name=_("title"))
+    prize_kind = models.CharField(max_length=8, choices=PrizeKind.choices, verbose_name=_("prize kind"))
     coupon_template = models.ForeignKey(
-        "coupons.CouponTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "coupons.CouponTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("coupon template"),
     )
-    prize_name = models.CharField(max_length=60, blank=True, help_text="What a physical prize is.")
-    winner_count = models.PositiveIntegerField(help_text="Prizes to give (a physical prize's stock).")
-    rule = models.CharField(max_length=16, choices=Rule.choices, default=Rule.PRESENT)
-    keyword = models.CharField(max_length=20, blank=True)
-    draw_at = models.DateTimeField(null=True, blank=True, help_text="Empty: the operator draws by hand.")
+    prize_name = models.CharField(
+        max_length=60, blank=True, help_text=_("What a physical prize is."), verbose_name=_("prize name")
+    )
+    winner_count = models.PositiveIntegerField(
+        help_text=_("Prizes to give (a physical prize's stock)."), verbose_name=_("winner count")
+    )
+    rule = models.CharField(max_length=16, choices=Rule.choices, default=Rule.PRESENT, verbose_name=_("rule"))
+    keyword = models.CharField(max_length=20, blank=True, verbose_name=_("keyword"))
+    draw_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Empty: the operator draws by hand."), verbose_name=_("draw at")
+    )
     address_hours = models.PositiveIntegerField(
-        default=72, help_text="Hours a physical-prize winner has to give an address before the prize lapses."
+        default=72,
+        help_text=_("Hours a physical-prize winner has to give an address before the prize lapses."),
+        verbose_name=_("address hours"),
     )
-    seed = models.CharField(max_length=64, editable=False)
-    commitment = models.CharField(max_length=64, editable=False)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
-    entrant_count = models.PositiveIntegerField(default=0)
-    entrant_ids = models.JSONField(default=list, blank=True, editable=False, help_text="Frozen at the draw.")
-    winner_ids = models.JSONField(default=list, blank=True, editable=False)
-    opened_at = models.DateTimeField(auto_now_add=True)
-    drawn_at = models.DateTimeField(null=True, blank=True)
-    stopped_at = models.DateTimeField(null=True, blank=True)
+    seed = models.CharField(max_length=64, editable=False, verbose_name=_("seed"))
+    commitment = models.CharField(max_length=64, editable=False, verbose_name=_("commitment"))
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN, verbose_name=_("status"))
+    entrant_count = models.PositiveIntegerField(default=0, verbose_name=_("entrant count"))
+    entrant_ids = models.JSONField(
+        default=list, blank=True, editable=False, help_text=_("Frozen at the draw."), verbose_name=_("entrant ids")
+    )
+    winner_ids = models.JSONField(default=list, blank=True, editable=False, verbose_name=_("winner ids"))
+    opened_at = models.DateTimeField(auto_now_add=True, verbose_name=_("opened at"))
+    drawn_at = models.DateTimeField(null=True, blank=True, verbose_name=_("drawn at"))
+    stopped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("stopped at"))
 
     class Meta:
-        verbose_name_plural = "lotteries"
+        verbose_name = _("lottery")
+        verbose_name_plural = _("lotteries")
         indexes = [
             models.Index(fields=["brand", "room", "-opened_at"]),
             models.Index(fields=["status", "draw_at"], name="lottery_due_scan"),
@@ -469,13 +589,16 @@ class Lottery(BrandScopedModel):
 
 
 class LotteryEntry(BrandScopedModel):
-    lottery = models.ForeignKey(Lottery, on_delete=models.CASCADE, related_name="entries")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="lottery_entries")
-    created_at = models.DateTimeField(auto_now_add=True)
+    lottery = models.ForeignKey(Lottery, on_delete=models.CASCADE, related_name="entries", verbose_name=_("lottery"))
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="lottery_entries", verbose_name=_("customer")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("lottery entry")
         constraints = [models.UniqueConstraint(fields=["brand", "lottery", "customer"], name="lotteryentry_uniq")]
-        verbose_name_plural = "lottery entries"
+        verbose_name_plural = _("lottery entries")
 
 
 class LotteryWinner(BrandScopedModel):
@@ -483,25 +606,31 @@ class LotteryWinner(BrandScopedModel):
     waiting for an address until ``address_deadline``, then claimed or lapsed."""
 
     class Status(models.TextChoices):
-        ISSUED = "issued", "coupon issued"
-        ISSUE_FAILED = "issue_failed", "the coupon could not be issued"
-        AWAITING_ADDRESS = "awaiting_address"
-        CLAIMED = "claimed", "address given"
-        LAPSED = "lapsed", "no address before the deadline"
+        ISSUED = "issued", _("coupon issued")
+        ISSUE_FAILED = "issue_failed", _("the coupon could not be issued")
+        AWAITING_ADDRESS = "awaiting_address", _("Awaiting Address")
+        CLAIMED = "claimed", _("address given")
+        LAPSED = "lapsed", _("no address before the deadline")
 
-    lottery = models.ForeignKey(Lottery, on_delete=models.CASCADE, related_name="winners")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="lottery_wins")
-    rank = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=Status.choices)
-    coupon = models.ForeignKey("coupons.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    issue_error = models.CharField(max_length=200, blank=True)
-    address_deadline = models.DateTimeField(null=True, blank=True)
-    recipient = models.CharField(max_length=30, blank=True)
-    phone = models.CharField(max_length=20, blank=True)
-    address = models.CharField(max_length=200, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    lottery = models.ForeignKey(Lottery, on_delete=models.CASCADE, related_name="winners", verbose_name=_("lottery"))
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="lottery_wins", verbose_name=_("customer")
+    )
+    rank = models.PositiveIntegerField(verbose_name=_("rank"))
+    status = models.CharField(max_length=16, choices=Status.choices, verbose_name=_("status"))
+    coupon = models.ForeignKey(
+        "coupons.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("coupon")
+    )
+    issue_error = models.CharField(max_length=200, blank=True, verbose_name=_("issue error"))
+    address_deadline = models.DateTimeField(null=True, blank=True, verbose_name=_("address deadline"))
+    recipient = models.CharField(max_length=30, blank=True, verbose_name=_("recipient"))
+    phone = models.CharField(max_length=20, blank=True, verbose_name=_("phone"))
+    address = models.CharField(max_length=200, blank=True, verbose_name=_("address"))
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
 
     class Meta:
+        verbose_name = _("lottery winner")
+        verbose_name_plural = _("lottery winners")
         constraints = [models.UniqueConstraint(fields=["brand", "lottery", "customer"], name="lotterywinner_uniq")]
         indexes = [models.Index(fields=["status", "address_deadline"], name="lotterywinner_lapse_scan")]
         ordering = ["rank"]
@@ -511,17 +640,19 @@ class GiftBox(BrandScopedModel):
     """A gift box (拆礼盒): a viewer who has watched the room for ``watch_minutes`` opens it once."""
 
     class Status(models.TextChoices):
-        OPEN = "open"
-        STOPPED = "stopped"
+        OPEN = "open", _("Open")
+        STOPPED = "stopped", _("Stopped")
 
-    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="gift_boxes")
-    title = models.CharField(max_length=60)
-    watch_minutes = models.PositiveIntegerField()
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
-    created_at = models.DateTimeField(auto_now_add=True)
-    stopped_at = models.DateTimeField(null=True, blank=True)
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="gift_boxes", verbose_name=_("room"))
+    title = models.CharField(max_length=60, verbose_name=_("title"))
+    watch_minutes = models.PositiveIntegerField(verbose_name=_("watch minutes"))
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN, verbose_name=_("status"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    stopped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("stopped at"))
 
     class Meta:
+        verbose_name = _("gift box")
+        verbose_name_plural = _("gift boxes")
         indexes = [models.Index(fields=["brand", "room", "-created_at"])]
 
     def __str__(self):
@@ -532,23 +663,32 @@ class GiftBoxPrize(BrandScopedModel):
     """One prize of a box's pool, drawn with probability ``weight`` / the weights of prizes left."""
 
     class Kind(models.TextChoices):
-        COUPON = "coupon"
-        POINTS = "points"
-        ITEM = "item", "physical item"
-        THANKS = "thanks", "thanks for watching"
+        COUPON = "coupon", _("Coupon")
+        POINTS = "points", _("Points")
+        ITEM = "item", _("physical item")
+        THANKS = "thanks", _("thanks for watching")
 
-    box = models.ForeignKey(GiftBox, on_delete=models.CASCADE, related_name="prizes")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    name = models.CharField(max_length=60)
+    box = models.ForeignKey(GiftBox, on_delete=models.CASCADE, related_name="prizes", verbose_name=_("box"))
+    kind = models.CharField(max_length=8, choices=Kind.choices, verbose_name=_("kind"))
+    name = models.CharField(max_length=60, verbose_name=_("name"))
     coupon_template = models.ForeignKey(
-        "coupons.CouponTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "coupons.CouponTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("coupon template"),
     )
-    points = models.PositiveIntegerField(default=0)
-    weight = models.PositiveIntegerField()
-    stock = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited.")
-    remaining = models.IntegerField(null=True, blank=True)
+    points = models.PositiveIntegerField(default=0, verbose_name=_("points"))
+    weight = models.PositiveIntegerField(verbose_name=_("weight"))
+    stock = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Empty: unlimited."), verbose_name=_("stock")
+    )
+    remaining = models.IntegerField(null=True, blank=True, verbose_name=_("remaining"))
 
     class Meta:
+        verbose_name = _("gift box prize")
+        verbose_name_plural = _("gift box prizes")
         constraints = [
             models.CheckConstraint(name="giftboxprize_weight_positive", condition=Q(weight__gte=1)),
             models.CheckConstraint(
@@ -563,13 +703,23 @@ class GiftBoxPrize(BrandScopedModel):
 class GiftBoxOpening(BrandScopedModel):
     """A customer's one opening of a box; ``prize`` is empty when the pool had nothing left."""
 
-    box = models.ForeignKey(GiftBox, on_delete=models.CASCADE, related_name="openings")
-    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="gift_box_openings")
-    prize = models.ForeignKey(GiftBoxPrize, null=True, blank=True, on_delete=models.PROTECT, related_name="openings")
-    coupon = models.ForeignKey("coupons.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    points = models.PositiveIntegerField(default=0)
-    watched_seconds = models.PositiveIntegerField(help_text="Server-side watch time when it was opened.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    box = models.ForeignKey(GiftBox, on_delete=models.CASCADE, related_name="openings", verbose_name=_("box"))
+    customer = models.ForeignKey(
+        "tenants.Customer", on_delete=models.CASCADE, related_name="gift_box_openings", verbose_name=_("customer")
+    )
+    prize = models.ForeignKey(
+        GiftBoxPrize, null=True, blank=True, on_delete=models.PROTECT, related_name="openings", verbose_name=_("prize")
+    )
+    coupon = models.ForeignKey(
+        "coupons.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("coupon")
+    )
+    points = models.PositiveIntegerField(default=0, verbose_name=_("points"))
+    watched_seconds = models.PositiveIntegerField(
+        help_text=_("Server-side watch time when it was opened."), verbose_name=_("watched seconds")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("gift box opening")
+        verbose_name_plural = _("gift box openings")
         constraints = [models.UniqueConstraint(fields=["brand", "box", "customer"], name="giftboxopening_uniq")]

@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from tenants import services
 from tenants.admin_site import BrandScopedAdmin, PlatformAdmin
@@ -22,11 +24,11 @@ class BrandAdmin(PlatformAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{brand}: {exc.message}", messages.WARNING)
 
-    @admin.action(description="Suspend the selected brands")
+    @admin.action(description=_("Suspend the selected brands"))
     def suspend(self, request, queryset):
         self._each(request, queryset, services.brand_suspend)
 
-    @admin.action(description="Reactivate the selected brands")
+    @admin.action(description=_("Reactivate the selected brands"))
     def reactivate(self, request, queryset):
         self._each(request, queryset, services.brand_reactivate)
 
@@ -98,12 +100,15 @@ class StaffInvitationAdmin(BrandScopedAdmin):
         obj.pk = invitation.pk
         self.message_user(
             request,
-            f"Hand this one-time code to the person you invite; it is shown only now: {code} "
-            "(they accept it logged in as themselves: POST /api/v1/staff/invitations/accept).",
+            gettext(
+                "Hand this one-time code to the person you invite; it is shown only now: %(code)s "
+                "(they accept it logged in as themselves: POST /api/v1/staff/invitations/accept)."
+            )
+            % {"code": code},
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke the selected invitations")
+    @admin.action(description=_("Revoke the selected invitations"))
     def revoke(self, request, queryset):
         for invitation in queryset.filter(status=StaffInvitation.Status.PENDING):
             services.staff_invitation_revoke(brand=invitation.brand, invitation=invitation)

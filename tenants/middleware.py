@@ -1,31 +1,82 @@
 import contextlib
+import zoneinfo
 
 from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
+from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
 
 from tenants import scoping
 from tenants import text as text_rule
 from tenants.admin_site import admin_scope_for
+from tenants.models import Brand
+
+
+def _is_admin(request) -> bool:
+    return request.path.startswith("/" + settings.ADMIN_URL_PATH)
+
+
+class AdminLocaleMiddleware:
+    """The admin's language: the one its user chose with the header's switch (Django's language
+    cookie, set by ``set_language``), else ``LANGUAGE_CODE`` (Chinese); a browser's
+    Accept-Language does not change it. Every other path answers in ``API_LANGUAGE_CODE``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if _is_admin(request):
+            language = translation.get_language_from_path(request.path_info) or self._chosen(request)
+        else:
+            language = settings.API_LANGUAGE_CODE
+        previous = translation.get_language()
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        try:
+            response = self.get_response(request)
+        finally:
+            translation.activate(previous)
+        if _is_admin(request):
+            patch_vary_headers(response, ("Cookie",))
+            response.headers.setdefault("Content-Language", language)
+        return response
+
+    @staticmethod
+    def _chosen(request) -> str:
+        cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if cookie:
+            try:
+                return translation.get_supported_language_variant(cookie)
+            except LookupError:
+                pass
+        return settings.LANGUAGE_CODE
 
 
 class BrandScopeMiddleware:
     """Every request starts with no brand in scope and leaves none behind.
 
     API views enter their brand after authentication (tenants.api.base); the web admin enters
-    the brand the staff user has chosen (or the platform scope for the platform operator).
+    the brand the staff user has chosen (or the platform scope for the platform operator), and
+    shows times in that brand's time zone (the platform operator's: ``PLATFORM_ADMIN_TIME_ZONE``).
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.admin_prefix = "/" + settings.ADMIN_URL_PATH
 
     def __call__(self, request):
-        scope = admin_scope_for(request) if request.path.startswith(self.admin_prefix) else None
+        admin = _is_admin(request)
+        scope = admin_scope_for(request) if admin else None
         token = scoping.activate(scope)
+        if admin:
+            timezone.activate(
+                scope.tz if isinstance(scope, Brand) else zoneinfo.ZoneInfo(settings.PLATFORM_ADMIN_TIME_ZONE)
+            )
         try:
             return self.get_response(request)
         finally:
+            if admin:
+                timezone.deactivate()
             scoping.deactivate(token)
 
 

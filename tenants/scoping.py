@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from tenants.models import Brand
@@ -126,7 +127,7 @@ class BrandScopedManager(models.Manager):
 class BrandScopedModel(models.Model):
     """A table that belongs to one brand: non-null ``brand``, indexes and uniques led by it."""
 
-    brand = models.ForeignKey("tenants.Brand", on_delete=models.CASCADE, related_name="+")
+    brand = models.ForeignKey("tenants.Brand", on_delete=models.CASCADE, related_name="+", verbose_name=_("brand"))
 
     objects = BrandScopedManager()
     unscoped = models.Manager()

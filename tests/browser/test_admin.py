@@ -15,7 +15,7 @@ def test_a_brand_operator_sees_only_their_brands_objects(open_page, live_asgi):
     page.fill("#id_username", "demo-operator")
     page.fill("#id_password", "siyu-demo-2026")
     page.click("input[type=submit]")
-    expect(page.locator("#content h1")).to_have_text("Live commerce administration")
+    expect(page.locator("#content h1")).to_have_text("直播电商管理")  # the admin speaks Chinese by default
     expect(page.locator("body")).to_contain_text("Siyu Demo Fashion")
     expect(page.locator("body")).not_to_contain_text("Rival Tea Co.")
 
@@ -26,7 +26,7 @@ def test_a_brand_operator_sees_only_their_brands_objects(open_page, live_asgi):
 
     # Another brand's object is "not found", as if it did not exist.
     page.goto(live_asgi.url + f"/admin/tenants/customer/{rival_customers[0]['id']}/change/")
-    expect(page.locator(".messagelist")).to_contain_text("doesn’t exist")
+    expect(page.locator(".messagelist")).to_contain_text("不存在")  # "doesn’t exist", in the admin’s Chinese
     page.goto(live_asgi.url + f"/admin/livestream/liveroom/{rival_room['id']}/change/")
-    expect(page.locator(".messagelist")).to_contain_text("doesn’t exist")
+    expect(page.locator(".messagelist")).to_contain_text("不存在")  # "doesn’t exist", in the admin’s Chinese
     assert "/admin/" in page.url and "/change/" not in page.url

@@ -7,6 +7,7 @@ from django.db.models import ProtectedError
 from django.test import Client
 
 from commerce.models import Product, Sku
+from tenants.admin_site import yuan_text
 from tenants.models import Membership
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,7 @@ def products(brand, other_brand, make_product):
 def product_form(skus=(), existing=(), **fields):
     """The POST of the product change form with its SKU inline."""
     data = {"name": "Silk scarf", "category": "", "images": "[]", "description": "", "price_type": "fixed"}
-    data |= {"price": "9900", "price2": "", **fields}
+    data |= {"price": "99.00", "price2": "", **fields}  # the admin takes yuan
     rows = [*existing, *skus]
     data |= {
         "skus-TOTAL_FORMS": str(len(rows)),
@@ -55,12 +56,12 @@ def product_form(skus=(), existing=(), **fields):
     return data
 
 
-def sku_row(code, price="100", stock="0", **extra):
+def sku_row(code, price="1.00", stock="0", **extra):
     return {"code": code, "spec": "", "price": price, "stock": stock, "is_active": "on", **extra}
 
 
 def existing_row(sku, **changes):
-    row = {"id": str(sku.pk), "product": str(sku.product_id), "spec": sku.spec, "price": str(sku.price)}
+    row = {"id": str(sku.pk), "product": str(sku.product_id), "spec": sku.spec, "price": yuan_text(sku.price)}
     row |= {"stock": str(sku.stock), "stock_shown": str(sku.stock), "is_active": "on" if sku.is_active else ""}
     return row | changes
 
@@ -119,7 +120,7 @@ def test_the_form_refuses_a_sku_code_the_brand_already_uses(operator, products, 
 
 
 def test_the_form_applies_the_price_rules(operator):
-    data = product_form(price_type="range", price2="5000")
+    data = product_form(price_type="range", price2="50")
     response = operator.post(f"{PRODUCTS}add/", data)
     assert response.status_code == 200
     assert "above its bottom" in response.content.decode()
@@ -141,7 +142,7 @@ def test_a_stock_edit_applies_the_difference_to_what_the_operator_saw(operator, 
     product = make_product(brand, skus=[{"code": "A1", "price": 100, "stock": 10}])
     sku = Sku.unscoped.get(product=product)
     Sku.unscoped.filter(pk=sku.pk).update(stock=8)  # two sold while the page was open
-    row = existing_row(sku, stock="15", stock_shown="10", price="120")  # the operator adds five
+    row = existing_row(sku, stock="15", stock_shown="10", price="1.20")  # the operator adds five
     response = operator.post(f"{PRODUCTS}{product.pk}/change/", product_form(existing=[row]))
     assert response.status_code == 302, response.content.decode()[:3000]
     sku.refresh_from_db()

@@ -33,7 +33,7 @@ def test_report_page_shows_the_figures_and_sends_a_follow_up(
     listing = operator.get("/admin/livestream/liveroom/").content.decode()
     assert f"/admin/livestream/liveroom/{room.pk}/report/" in listing
     page = operator.get(f"/admin/livestream/liveroom/{room.pk}/report/").content.decode()
-    assert "130.00 yuan" in page and "66.67 %" in page and "chart.umd.min.js" in page
+    assert "¥130.00" in page and "66.67 %" in page and "chart.umd.min.js" in page
     assert 'id="report-charts"' in page and "Silk scarf" in page and "Store S1" in page
 
     template = make_template(brand)
@@ -126,3 +126,37 @@ def test_report_page_draws_its_charts_in_a_real_browser(
     assert [chart["id"] for chart in drawn] == ["chart-online", "chart-orders", "chart-funnel", "chart-sources"]
     assert all(chart["width"] > 0 and chart["points"] > 0 and chart["painted"] for chart in drawn), drawn
     assert funnel == [3, 3, 3, 2]  # viewers → clicked a product (or ordered) → ordered → paid
+
+
+def test_the_report_charts_every_minute_in_order_in_the_brands_zone_with_the_pushes():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from django.utils import translation
+
+    from livestream.admin import report_charts
+
+    row = {"online": 0, "likes": 0, "comments": 0, "orders": 0, "paid_orders": 0}
+    report = {
+        "minutes": [
+            {**row, "minute": "2026-11-23T15:58", "online": 3},
+            {**row, "minute": "2026-11-23T16:01", "online": 5, "orders": 2},  # 00:01 the next day in Shanghai
+        ],
+        "pushes": [{"started_at": datetime(2026, 11, 23, 15, 59, 30, tzinfo=UTC), "product_name": "丝巾"}],
+        "funnel": {"viewers": 5, "clicked": 3, "ordered": 2, "paid": 1},
+        "sources": [],
+    }
+    with translation.override("zh-hans"):
+        charts = report_charts(report, ZoneInfo("Asia/Shanghai"))
+    assert charts["minutes"] == ["11-23 23:58", "11-23 23:59", "11-24 00:00", "11-24 00:01"]
+    assert charts["online"] == [3, 0, 0, 5] and charts["orders"] == [0, 0, 0, 2]
+    assert charts["pushes"] == [{"label": "11-23 23:59", "name": "丝巾"}]
+    assert charts["text"]["time_axis"] == "时间（Asia/Shanghai）" and charts["funnel"]["labels"][0] == "观众"
+
+
+def test_the_report_page_reads_in_chinese(brand, show, make_staff, settings):  # noqa: F811
+    settings.LANGUAGE_CODE = "zh-hans"
+    operator = admin_client(make_staff(brand, Membership.Role.OPERATOR))
+    page = operator.get(f"/admin/livestream/liveroom/{show['room'].pk}/report/").content.decode()
+    assert "观看人数" in page and "转化漏斗" in page and "导出 CSV" in page and "Noto Sans CJK SC" in page
+    assert "https://fonts." not in page  # no web fonts

@@ -294,7 +294,7 @@ def test_the_admin_report_page_shows_the_games_and_offers(brand, games, make_sta
     page = client.get(f"/admin/livestream/liveroom/{games['room'].pk}/report/").content.decode()
     for text in ("Lotteries", "Coupon draw", "Gift boxes", "Stay 5 minutes", "Group buys", "Cups for two"):
         assert text in page
-    assert "Bargains" in page and "Cut the cups" in page and "80.00 yuan" in page  # group-buy paid GMV
+    assert "Bargains" in page and "Cut the cups" in page and "¥80.00" in page  # group-buy paid GMV
     assert "Product clicks / customers clicking" in page
 
 
