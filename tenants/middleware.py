@@ -10,6 +10,7 @@ from django.utils.cache import patch_vary_headers
 from tenants import scoping
 from tenants import text as text_rule
 from tenants.admin_site import admin_scope_for
+from tenants.api.errors import error_body, is_api_request
 from tenants.models import Brand
 
 
@@ -94,8 +95,6 @@ class TextRuleMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from tenants.api.errors import error_body, is_api_request
-
         api = is_api_request(request)
         where = "path" if not text_rule.is_valid_text(request.path) else None
         if where is None and request.META.get("QUERY_STRING"):
