@@ -180,11 +180,17 @@ class _Cache:
         if self.down:
             return default
         try:
-            return getattr(cache, method)(*args, **kwargs)
+            result = getattr(cache, method)(*args, **kwargs)
         except CACHE_ERRORS:
+            result = None
             self.down = True
+        # The project's cache (tenants.redis.DegradingRedisCache) answers as a cold cache instead of
+        # raising, and says so: without this, every request would wait WAIT_S for a lock it cannot take.
+        self.down = self.down or getattr(cache, "degraded", False)
+        if self.down:
             logger.warning("cache unreachable: the room detail is built from the database")
             return default
+        return result
 
 
 def shared_entry(

@@ -414,9 +414,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def throwaway_redis(settings):
-    """A redis-server of the test's own on a free port, serving the cache and the live store."""
+@pytest.fixture(params=["django.core.cache.backends.redis.RedisCache", "tenants.redis.DegradingRedisCache"])
+def throwaway_redis(settings, request):
+    """A redis-server of the test's own on a free port, serving the cache (Django's backend, which
+    raises, and the project's, which answers as a cold cache) and the live store."""
     if not shutil.which("redis-server"):
         pytest.skip("redis-server is not installed")
     port = free_port()
@@ -433,9 +434,7 @@ def throwaway_redis(settings):
             break
         except redis.ConnectionError:
             time.sleep(0.05)
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": "t"}
-    }
+    settings.CACHES = {"default": {"BACKEND": request.param, "LOCATION": url, "KEY_PREFIX": "t"}}
     settings.REDIS_URL = url
     realtime.reset_store()
     yield process
