@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from tenants.scoping import BrandScopedModel
+from tenants.scoping import BrandScopedModel, brand_field
 
 MAX_PRICE_FEN = 2_000_000_000
 MAX_IMAGES = 9
@@ -204,6 +204,23 @@ class Sku(BrandScopedModel):
 
 # --- Orders -------------------------------------------------------------------------------------
 
+# Every buyer of a show writes the order tables at once. They refer to the rows all those buyers
+# share (the brand, the room, the product, the SKU, the flash sale) without a database constraint:
+# PostgreSQL checks a foreign key by share-locking the parent row, so each order would lock the
+# show's hottest rows (which the same orders update) and build a multixact per buyer on them, and
+# run a check query per reference (a third of PostgreSQL's time on a flash-sale order). Django
+# still applies each ``on_delete`` (PROTECT, CASCADE, SET_NULL) to these references. For the same
+# reason these tables index ``brand`` only through their indexes led by it, and a nullable
+# reference only where it is set (HOT_INDEXES).
+HOT_PARENT = {"db_constraint": False}
+NOT_INDEXED = {"db_index": False}
+
+
+def set_reference_index(table: str, field: str) -> models.Index:
+    """An index of a nullable reference over the rows where it is set: the lookups and the
+    ``on_delete`` of the parent use it, and an order without that reference writes nothing to it."""
+    return models.Index(fields=[field], condition=Q(**{f"{field}__isnull": False}), name=f"{table}_{field}_set")
+
 
 class Order(BrandScopedModel):
     """A customer's order. Prices are snapshotted on its lines; attribution is fixed at placement.
@@ -227,6 +244,7 @@ class Order(BrandScopedModel):
         SHIP = "ship", _("delivery to an address")
         PICKUP = "pickup", _("pick up in store")
 
+    brand = brand_field(**HOT_PARENT, **NOT_INDEXED)
     number = models.CharField(
         max_length=32, help_text=_("Shown to the customer; unique within the brand."), verbose_name=_("number")
     )
@@ -245,6 +263,8 @@ class Order(BrandScopedModel):
         on_delete=models.SET_NULL,
         related_name="orders",
         verbose_name=_("room"),
+        **HOT_PARENT,
+        **NOT_INDEXED,
     )
     source_kind = models.CharField(max_length=16, blank=True, verbose_name=_("source kind"))
     source_scene = models.CharField(max_length=32, blank=True, verbose_name=_("source scene"))
@@ -255,6 +275,7 @@ class Order(BrandScopedModel):
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("festival"),
+        **NOT_INDEXED,
     )
     costream = models.ForeignKey(
         "livestream.CoStream",
@@ -263,6 +284,7 @@ class Order(BrandScopedModel):
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("costream"),
+        **NOT_INDEXED,
     )
     referring_room = models.ForeignKey(
         "livestream.LiveRoom",
@@ -272,9 +294,17 @@ class Order(BrandScopedModel):
         related_name="+",
         help_text=_("The room that sent the viewer."),
         verbose_name=_("referring room"),
+        **HOT_PARENT,
+        **NOT_INDEXED,
     )
     guide = models.ForeignKey(
-        "guides.Guide", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders", verbose_name=_("guide")
+        "guides.Guide",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
+        verbose_name=_("guide"),
+        **NOT_INDEXED,
     )
     store = models.ForeignKey(
         "guides.Store",
@@ -283,9 +313,16 @@ class Order(BrandScopedModel):
         on_delete=models.SET_NULL,
         related_name="attributed_orders",
         verbose_name=_("store"),
+        **NOT_INDEXED,
     )
     leader = models.ForeignKey(
-        "guides.Guide", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("leader")
+        "guides.Guide",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("leader"),
+        **NOT_INDEXED,
     )
 
     delivery = models.CharField(
@@ -304,6 +341,7 @@ class Order(BrandScopedModel):
         on_delete=models.PROTECT,
         related_name="pickup_orders",
         verbose_name=_("pickup store"),
+        **NOT_INDEXED,
     )
     note = models.CharField(max_length=200, blank=True, verbose_name=_("note"))
 
@@ -350,7 +388,13 @@ class Order(BrandScopedModel):
             models.Index(fields=["brand", "guide", "-created_at"]),
             models.Index(fields=["status", "expires_at"], name="order_expiry_scan"),
             models.Index(fields=["status", "shipped_at"], name="order_completion_scan"),
-        ]
+            *(
+                set_reference_index("order", field)
+                for field in (
+                    "room", "festival", "costream", "referring_room", "guide", "store", "leader", "pickup_store",
+                )
+            ),
+        ]  # fmt: skip
 
     def __str__(self):
         return self.number
@@ -359,11 +403,14 @@ class Order(BrandScopedModel):
 class OrderLine(BrandScopedModel):
     """One SKU of an order, with the price it was sold at."""
 
+    brand = brand_field(**HOT_PARENT, **NOT_INDEXED)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
     product = models.ForeignKey(
-        Product, on_delete=models.PROTECT, related_name="order_lines", verbose_name=_("product")
+        Product, on_delete=models.PROTECT, related_name="order_lines", verbose_name=_("product"), **HOT_PARENT
     )
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="order_lines", verbose_name=_("sku"))
+    sku = models.ForeignKey(
+        Sku, on_delete=models.PROTECT, related_name="order_lines", verbose_name=_("sku"), **HOT_PARENT
+    )
     flash_sale = models.ForeignKey(
         "FlashSale",
         null=True,
@@ -371,6 +418,8 @@ class OrderLine(BrandScopedModel):
         on_delete=models.PROTECT,
         related_name="order_lines",
         verbose_name=_("flash sale"),
+        **HOT_PARENT,
+        **NOT_INDEXED,
     )
     product_name = models.CharField(max_length=60, verbose_name=_("product name"))
     sku_spec = models.CharField(max_length=100, blank=True, verbose_name=_("sku spec"))
@@ -390,7 +439,11 @@ class OrderLine(BrandScopedModel):
         constraints = [
             models.CheckConstraint(name="orderline_refund_bounds", condition=Q(refunded_quantity__lte=F("quantity"))),
         ]
-        indexes = [models.Index(fields=["brand", "sku"]), models.Index(fields=["brand", "product"])]
+        indexes = [
+            models.Index(fields=["brand", "sku"]),
+            models.Index(fields=["brand", "product"]),
+            set_reference_index("orderline", "flash_sale"),
+        ]
         ordering = ["id"]
 
     @property
@@ -407,6 +460,7 @@ class OrderEvent(BrandScopedModel):
         SYSTEM = "system", _("System")
         PAYMENT = "payment", _("Payment")
 
+    brand = brand_field(**HOT_PARENT, **NOT_INDEXED)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
     from_status = models.CharField(max_length=20, blank=True, verbose_name=_("from status"))
     to_status = models.CharField(max_length=20, verbose_name=_("to status"))
@@ -557,8 +611,9 @@ class FlashSale(BrandScopedModel):
 class FlashSalePurchase(BrandScopedModel):
     """How many units of a flash sale one customer holds (in unpaid or paid orders)."""
 
+    brand = brand_field(**HOT_PARENT, **NOT_INDEXED)
     flash_sale = models.ForeignKey(
-        FlashSale, on_delete=models.CASCADE, related_name="purchases", verbose_name=_("flash sale")
+        FlashSale, on_delete=models.CASCADE, related_name="purchases", verbose_name=_("flash sale"), **HOT_PARENT
     )
     customer = models.ForeignKey(
         "tenants.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")

@@ -124,10 +124,17 @@ class BrandScopedManager(models.Manager):
         return self.model.unscoped.db_manager(self.db).bulk_create(objs, *args, **kwargs)
 
 
+def brand_field(**options) -> models.ForeignKey:
+    """A BrandScopedModel's ``brand``; a hot table passes options (see commerce.models.HOT_PARENT)."""
+    return models.ForeignKey(
+        "tenants.Brand", on_delete=models.CASCADE, related_name="+", verbose_name=_("brand"), **options
+    )
+
+
 class BrandScopedModel(models.Model):
     """A table that belongs to one brand: non-null ``brand``, indexes and uniques led by it."""
 
-    brand = models.ForeignKey("tenants.Brand", on_delete=models.CASCADE, related_name="+", verbose_name=_("brand"))
+    brand = brand_field()
 
     objects = BrandScopedManager()
     unscoped = models.Manager()

@@ -1,17 +1,26 @@
 """Buying in the mini-program: place, pay, cancel, confirm, ask for a refund; flash sales."""
 
+import json
+
 from django.core.exceptions import ObjectDoesNotExist
+from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.response import Response
+from rest_framework_simplejwt.exceptions import InvalidToken
 
 from commerce.models import FlashSale, Order
 from commerce.services import orders, payments
+from tenants import text
 from tenants.api.base import CustomerAPIView
+from tenants.api.errors import exception_handler
 from tenants.api.fields import MAX_ID, IdField, StrictIntegerField
+from tenants.auth import customer_from_token
 from tenants.errors import InvalidInput
 from tenants.schema import error_codes
+from tenants.scoping import brand_scope
 
 TAGS = ["mp: orders"]
 
@@ -234,27 +243,90 @@ class MpOrderListCreateApi(CustomerAPIView, generics.ListAPIView):
             data.is_valid(raise_exception=True)
             values = data.validated_data
         key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 64:
+        if len(key) > MAX_IDEMPOTENCY_KEY:
             raise InvalidInput(
                 "invalid",
-                "Idempotency-Key is at most 64 characters.",
-                fields={"Idempotency-Key": ["At most 64 characters."]},
+                f"Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} characters.",
+                fields={"Idempotency-Key": [f"At most {MAX_IDEMPOTENCY_KEY} characters."]},
             )
-        order, created = orders.order_place(
-            brand=request.brand,
-            customer=request.customer,
-            lines=[orders.LineRequest(line["sku"], line["quantity"], line["flash_sale"]) for line in values["lines"]],
-            room_id=values["room_id"],
-            source=values["source"],
-            delivery=values["delivery"],
-            address=values["address"],
-            pickup_store_id=values["pickup_store_id"],
-            note=values["note"],
-            idempotency_key=key,
-            coupon_id=values["coupon_id"],
-        )
-        headers = {} if created else {"Idempotent-Replayed": "true"}
-        return Response(OrderSerializer(order).data, status=201 if created else 200, headers=headers)
+        return placed_order_response(request.brand, request.customer, values, key)
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        """The view, with the flash sale's hot path in front (``fast_order_place``)."""
+        view = super().as_view(**initkwargs)
+
+        def orders_view(request):
+            if request.method == "POST":
+                answer = fast_order_place(request)
+                if answer is not None:
+                    return answer
+            return view(request)
+
+        orders_view.cls, orders_view.initkwargs = view.cls, view.initkwargs
+        return csrf_exempt(orders_view)
+
+
+MAX_IDEMPOTENCY_KEY = 64
+
+
+def placed_order_response(brand, customer, values: dict, idempotency_key: str) -> HttpResponse:
+    """Place the order of ``values`` (validated as ``MpOrderListCreateApi.InputSerializer`` does)
+    and answer it: 201, or 200 with ``Idempotent-Replayed`` for a retry of an earlier order."""
+    order, created = orders.order_place(
+        brand=brand,
+        customer=customer,
+        lines=[orders.LineRequest(line["sku"], line["quantity"], line["flash_sale"]) for line in values["lines"]],
+        room_id=values["room_id"],
+        source=values["source"],
+        delivery=values["delivery"],
+        address=values["address"],
+        pickup_store_id=values["pickup_store_id"],
+        note=values["note"],
+        idempotency_key=idempotency_key,
+        coupon_id=values["coupon_id"],
+    )
+    body = json.dumps(OrderSerializer().to_representation(order), ensure_ascii=False, separators=(",", ":"))
+    response = HttpResponse(body.encode(), status=201 if created else 200, content_type="application/json")
+    if not created:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity, as DRF's strict JSON parser
+
+
+def fast_order_place(request) -> HttpResponse | None:
+    """``POST /api/v1/mp/orders`` as the mini-program sends it in a flash sale, without DRF: its
+    request and response wrapping, authentication classes, content negotiation and parser were a
+    fifth of an order's CPU. The rules are the API view's, from the same functions: the customer
+    token (``customer_from_token``), the text rule, the input as the serializer takes it
+    (``usual_order_input``), the order service, the error shape (``exception_handler``).
+    Anything unusual (no or a bad token, a suspended brand, another content type, a body the
+    serializer must judge) answers None, and the API view answers it in full."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header.startswith("Bearer ") or request.content_type != "application/json":
+        return None
+    try:
+        customer = customer_from_token(header[7:].strip())
+        data = json.loads(request.body.decode(), parse_constant=_refuse_constant)
+    except (InvalidToken, ValueError):
+        return None
+    key = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
+    values = usual_order_input(data)
+    if values is None or not customer.brand.is_active or len(key) > MAX_IDEMPOTENCY_KEY or text.find_invalid(data):
+        return None
+    try:
+        with brand_scope(customer.brand):
+            return placed_order_response(customer.brand, customer, values, key)
+    except Exception as error:
+        answer = exception_handler(error, {})
+        response = JsonResponse(answer.data, status=answer.status_code)
+        for name in ("Retry-After", "WWW-Authenticate"):
+            if name in answer:
+                response[name] = answer[name]
+        return response
 
 
 _ID_KEYS = ("room_id", "pickup_store_id", "coupon_id")
