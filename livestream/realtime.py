@@ -293,13 +293,15 @@ class RedisStore:
         pipe.sadd(_key("rooms", "sessions"), room_id)
         pipe.execute()
 
+    def session_rooms(self) -> list[int]:
+        """The rooms whose sessions the database may not hold as they stand."""
+        return sorted(int(member) for member in self.redis.smembers(_key("rooms", "sessions")))
+
     def unsaved_sessions(self, room_ids, now: float) -> dict[int, list[tuple[str, str, bool]]]:
         """Per room: (socket id, payload, alive) of its sessions the database may not hold as
         they stand; ``alive``: an open socket whose heartbeat has not expired. ``room_ids`` None:
         every room that has any."""
-        if room_ids is None:
-            room_ids = sorted(int(member) for member in self.redis.smembers(_key("rooms", "sessions")))
-        room_ids = list(room_ids)
+        room_ids = self.session_rooms() if room_ids is None else list(room_ids)
         pipe = self.redis.pipeline(transaction=False)
         for room_id in room_ids:
             pipe.hgetall(_key("room", room_id, "sessions"))
@@ -323,20 +325,6 @@ class RedisStore:
                 pipe.eval(_HDEL_IF_SCRIPT, 2, _key("room", room_id, "sessions"), _key("rooms", "sessions"),
                           socket_id, payload, room_id)  # fmt: skip
         pipe.execute()
-
-    def live_clicks(self, room_ids) -> dict[int, list[tuple[int, int, int]]]:
-        """Per room: (product, customer, clicks so far) as the live store counts them."""
-        room_ids = list(room_ids)
-        pipe = self.redis.pipeline(transaction=False)
-        for room_id in room_ids:
-            pipe.hgetall(_key("room", room_id, "clicks"))
-        result = {}
-        for room_id, entries in zip(room_ids, pipe.execute(), strict=True):
-            if entries:
-                result[room_id] = [
-                    (*map(int, field.decode().split(":")), int(value)) for field, value in entries.items()
-                ]
-        return result
 
     # product clicks: a running count per (room, product, customer), and which counts changed
     def add_product_click(self, brand_id: int, room_id: int, product_id: int, customer_id: int) -> None:
@@ -602,6 +590,10 @@ class LocalStore:
         with self.lock:
             self.open_sessions[room_id][socket_id] = payload
 
+    def session_rooms(self):
+        with self.lock:
+            return sorted(room for room, entries in self.open_sessions.items() if entries)
+
     def unsaved_sessions(self, room_ids, now):
         with self.lock:
             if room_ids is None:
@@ -625,15 +617,6 @@ class LocalStore:
                         del held[socket_id]
                 if not held:
                     self.open_sessions.pop(room_id, None)
-
-    def live_clicks(self, room_ids):
-        wanted = set(room_ids)
-        with self.lock:
-            result = defaultdict(list)
-            for (room_id, product_id, customer_id), clicks in self.clicks.items():
-                if room_id in wanted:
-                    result[room_id].append((product_id, customer_id, clicks))
-            return dict(result)
 
     def add_product_click(self, brand_id, room_id, product_id, customer_id):
         with self.lock:

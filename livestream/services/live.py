@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max, Q
 from django.db.models.functions import Greatest
@@ -252,15 +253,18 @@ def sessions_flush(limit: int = FLUSH_BATCH) -> int:
         store().forget_sessions(done)
 
 
-def sessions_checkpoint(room_ids=None, now: float | None = None) -> int:
+def sessions_checkpoint(room_ids=None, now: float | None = None, every_s: float | None = None) -> int:
     """Write the sessions the live store holds and the database may not, as they stand now: a
     socket still open (heartbeat alive) as a session up to ``now`` — raised again by every later
     run and by its leave, never lowered — so the report counts viewers who have not left yet; one
     that left, as it ended; one whose process died (its heartbeat expired without a leave) is
-    closed where the last run saw it alive. ``room_ids`` None: every room that has any. Answers
-    how many rows were written."""
+    closed where the last run saw it alive. ``room_ids`` None: every room that has any; with
+    ``every_s``, each of those at most once in that many seconds (the periodic flush: a busy room's
+    open sessions are not rewritten every few seconds). Answers how many rows were written."""
     now = time.time() if now is None else now
     live = store()
+    if room_ids is None and every_s:
+        room_ids = [r for r in live.session_rooms() if live.claim_tick("sessions", r, int(every_s * 1000))]
     unsaved = live.unsaved_sessions(room_ids, now)
     if not unsaved:
         return 0
@@ -330,27 +334,17 @@ def _session_rows(payloads: list[str]) -> None:
 
 def room_live_checkpoint(*, brand: Brand, room_ids) -> None:
     """What the report reads of the rooms, written as the live store holds it now: their
-    unsaved viewing sessions (open ones up to now) and their product clicks. Cheap when there is
-    nothing (one round trip to the live store, no query). Skipped, with a warning, while the live
-    store cannot be reached: the report then shows what the database holds."""
+    unsaved viewing sessions (open ones up to now) and the product clicks not yet flushed. Cheap
+    when there is nothing (two round trips to the live store, no query). Skipped, with a warning,
+    while the live store cannot be reached: the report then shows what the database holds."""
     room_ids = list(room_ids)
     if not room_ids:
         return
     try:
         sessions_checkpoint(room_ids)
-        clicks = store().live_clicks(room_ids)
+        product_clicks_flush()  # the counts that changed since the last flush (any room's: it is the flush)
     except UNAVAILABLE:
         logger.warning("Rooms %s: the report reads the database only, the live store is unreachable", room_ids)
-        return
-    rows = [(brand.pk, room_id, *row) for room_id, held in clicks.items() for row in held]
-    if not rows:
-        return
-    with brand_scope(brand):
-        products = set(Product.objects.filter(pk__in={r[2] for r in rows}).values_list("pk", flat=True))
-        customers = set(Customer.objects.filter(pk__in={r[3] for r in rows}).values_list("pk", flat=True))
-    kept = [r for r in rows if r[2] in products and r[3] in customers]
-    for start in range(0, len(kept), UPSERT_ROWS):
-        _write_batch("clicks", kept[start : start + UPSERT_ROWS], _raise_click_counts, lambda _left: None)
 
 
 def product_click(*, brand: Brand, room_id, product_id, customer: Customer) -> None:
@@ -456,7 +450,7 @@ def live_flush() -> dict:
         "rooms": counters_flush(),
         "comments": comments_flush(),
         "sessions": sessions_flush(),
-        "open_sessions": sessions_checkpoint(),
+        "open_sessions": sessions_checkpoint(every_s=settings.LIVE_OPEN_SESSIONS_EVERY_S),
         "clicks": product_clicks_flush(),
     }
 

@@ -6,7 +6,10 @@ demo's live room, so it has a live server of its own."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_live_room import live_console, live_viewer, show  # noqa: F401 - fixtures
+from tests.browser import test_live_room
+from tests.browser.test_live_room import live_console, live_viewer
+
+show = test_live_room.show  # the same fixture: the demo's live room, with the console's API at hand
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 

@@ -178,3 +178,19 @@ async def test_another_brands_report_reads_none_of_the_live_state(brand, make_cu
     assert answer.status_code == 200
     assert answer.json()["rooms"] == [] and answer.json()["viewers"]["unique_viewers"] == 0
     await ws.disconnect()
+
+
+async def test_the_periodic_flush_writes_a_rooms_open_sessions_once_a_minute(brand, make_customer, console):
+    """A busy room's open sessions are not rewritten every five seconds; the report writes its
+    room's at once whenever it is asked."""
+    room = await s(live_room)(brand)
+    ws = await join(room, await s(make_customer)(brand))
+    assert (await s(live.live_flush)())["open_sessions"] == 1
+    written = await s(lambda: ViewingSession.unscoped.get().left_at)()
+    await asyncio.sleep(1.1)
+    assert (await s(live.live_flush)())["open_sessions"] == 0  # not due again for a minute
+    assert await s(lambda: ViewingSession.unscoped.get().left_at)() == written
+    report = (await s(lambda: console.get(f"/api/v1/console/rooms/{room.pk}/report"))()).json()
+    assert report["viewers"]["average_watch_seconds"] >= 1  # up to now
+    assert await s(lambda: ViewingSession.unscoped.get().left_at)() > written
+    await ws.disconnect()
