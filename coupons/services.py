@@ -297,7 +297,6 @@ def drop_event_data(drop: CouponDrop) -> dict:
     }
 
 
-@transaction.atomic
 def drop_refusal(template: CouponTemplate, *, quantity: int = 1, now: datetime) -> Conflict | None:
     """Why ``quantity`` coupons of ``template`` cannot be dropped into a live room (None: they
     can): the drop's rule, also what the console's template list marks ``droppable``."""
@@ -316,6 +315,7 @@ def drop_refusal(template: CouponTemplate, *, quantity: int = 1, now: datetime) 
     return None
 
 
+@transaction.atomic
 def coupon_drop(*, brand: Brand, room: LiveRoom, template_id: int, quantity: int, staff=None) -> CouponDrop:
     """Drop ``quantity`` coupons of a template into a live room (``coupon.drop`` to its viewers)."""
     with brand_scope(brand):

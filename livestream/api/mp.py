@@ -148,9 +148,9 @@ class SellingSerializer(serializers.Serializer):
     live-only offers (flash sales of the room); a refusal is the code an order would get."""
 
     products = serializers.BooleanField()
-    products_refusal = serializers.ChoiceField(choices=sales.REFUSALS, allow_null=True)
+    products_refusal = serializers.CharField(allow_null=True, help_text=f"Null, or one of {', '.join(sales.REFUSALS)}.")
     live_offers = serializers.BooleanField()
-    live_offers_refusal = serializers.ChoiceField(choices=sales.REFUSALS, allow_null=True)
+    live_offers_refusal = serializers.CharField(allow_null=True, help_text="Likewise, for the room's flash sales.")
 
 
 class MpRoomDetailSerializer(RoomCardSerializer):
