@@ -35,6 +35,9 @@ def clear_cache():
             client.delete(*keys)
     else:
         cache.clear()
+        from livestream import realtime
+
+        realtime.reset_store()  # the live store in this process, empty as Redis's keys are above
 
 
 @pytest.fixture(autouse=True, scope="session")

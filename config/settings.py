@@ -303,6 +303,9 @@ LOGGING = {
 # LIVE_ONLINE_TTL_S after the last one (so a process that dies stops being counted by then).
 LIVE_HEARTBEAT_S = env.float("LIVE_HEARTBEAT_S", default=10.0)
 LIVE_ONLINE_TTL_S = env.int("LIVE_ONLINE_TTL_S", default=30)
+# How often the periodic flush writes a room's open viewing sessions (as they stand then; a
+# report writes its rooms' at once, and a leave writes each session as it ended).
+LIVE_OPEN_SESSIONS_EVERY_S = env.int("LIVE_OPEN_SESSIONS_EVERY_S", default=60)
 # Where streaming software (OBS, an encoder) pushes a room: {brand} slug, {room} id, {key} secret.
 LIVE_PUSH_URL_TEMPLATE = env.str(
     "LIVE_PUSH_URL_TEMPLATE", default="rtmp://push.siyu.local/live/{brand}-{room}?key={key}"

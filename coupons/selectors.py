@@ -38,6 +38,17 @@ def customer_coupons(customer, state: str | None = None) -> QuerySet:
     return coupons.order_by("valid_until", "pk")
 
 
+def droppable_templates() -> QuerySet:
+    """The templates a live room's drop accepts now (``coupons.services.drop_refusal`` for one
+    coupon): active, the brand's own (no store), within a fixed window if it has one, coupons left."""
+    now = timezone.now()
+    return (
+        CouponTemplate.objects.filter(status=CouponTemplate.Status.ACTIVE, store__isnull=True)
+        .exclude(validity=CouponTemplate.Validity.FIXED, valid_until__lte=now)
+        .filter(Q(total_quantity__isnull=True) | Q(issued__lt=F("total_quantity")))
+    )
+
+
 def claimable_templates() -> QuerySet:
     now = timezone.now()
     return (

@@ -297,6 +297,24 @@ def drop_event_data(drop: CouponDrop) -> dict:
     }
 
 
+def drop_refusal(template: CouponTemplate, *, quantity: int = 1, now: datetime) -> Conflict | None:
+    """Why ``quantity`` coupons of ``template`` cannot be dropped into a live room (None: they
+    can): the drop's rule, also what the console's template list marks ``droppable``."""
+    if template.status != Status.ACTIVE:
+        return Conflict("template_retired", "This coupon is no longer given out.")
+    if template.store_id is not None:
+        return Conflict("template_store_exclusive", "A store's own coupon is given out by its guides.")
+    if template.validity == CouponTemplate.Validity.FIXED and template.valid_until <= now:
+        return Conflict("template_expired", "This coupon's validity has ended.")
+    if template.remaining is not None and template.remaining < quantity:
+        return Conflict(
+            "not_enough_coupons",
+            f"Only {template.remaining} of these coupons are left.",
+            fields={"remaining": template.remaining},
+        )
+    return None
+
+
 @transaction.atomic
 def coupon_drop(*, brand: Brand, room: LiveRoom, template_id: int, quantity: int, staff=None) -> CouponDrop:
     """Drop ``quantity`` coupons of a template into a live room (``coupon.drop`` to its viewers)."""
@@ -305,18 +323,9 @@ def coupon_drop(*, brand: Brand, room: LiveRoom, template_id: int, quantity: int
         if room.status not in DROP_ROOMS:
             raise Conflict("room_not_live", "Coupons are dropped into a live room.", fields={"status": room.status})
         template = get_template(template_id)
-        if template.status != Status.ACTIVE:
-            raise Conflict("template_retired", "This coupon is no longer given out.")
-        if template.store_id is not None:
-            raise Conflict("template_store_exclusive", "A store's own coupon is given out by its guides.")
-        if template.validity == CouponTemplate.Validity.FIXED and template.valid_until <= timezone.now():
-            raise Conflict("template_expired", "This coupon's validity has ended.")
-        if template.remaining is not None and template.remaining < quantity:
-            raise Conflict(
-                "not_enough_coupons",
-                f"Only {template.remaining} of these coupons are left.",
-                fields={"remaining": template.remaining},
-            )
+        refusal = drop_refusal(template, quantity=quantity, now=timezone.now())
+        if refusal is not None:
+            raise refusal
         drop = CouponDrop(brand=brand, room=room, template=template, quantity=quantity, dropped_by=staff)
         try:
             drop.full_clean(exclude=["brand", "room", "template", "dropped_by"])
@@ -402,6 +411,30 @@ class CouponOffer:
                 fields={"min_spend": self.template.min_spend, "eligible_amount": eligible_amount},
             )
         return self.template.discount_for(eligible_amount)
+
+
+def coupon_options_for_purchase(*, customer: Customer, sku, quantity: int, now: datetime | None = None) -> list[dict]:
+    """The customer's available coupons for buying ``quantity`` of ``sku`` online at its price, as
+    the order would judge them: each with ``applies``, the ``discount`` it would give, or the
+    ``refusal`` the order would answer (``coupon_not_applicable``, ``coupon_min_spend_not_met``).
+    In-store coupons are left out. Those that apply first, the largest discount first."""
+    from coupons.selectors import customer_coupons
+
+    now = now or timezone.now()
+    amount = sku.price * quantity
+    options = []
+    for coupon in customer_coupons(customer, "available").prefetch_related("template__products"):
+        template = coupon.template
+        if template.channel == CouponTemplate.Channel.IN_STORE or _unusable(coupon, now) is not None:
+            continue
+        product_ids = frozenset(p.pk for p in template.products.all())
+        offer = CouponOffer(coupon=coupon, template=template, product_ids=product_ids)
+        try:  # as pricing applies it (commerce.services.pricing): never the whole amount
+            discount, refusal = min(offer.discount_on(amount if offer.covers(sku.product) else 0), amount - 1), None
+        except Conflict as problem:
+            discount, refusal = 0, problem.code
+        options.append({"coupon": coupon, "applies": refusal is None, "discount": discount, "refusal": refusal})
+    return sorted(options, key=lambda option: (not option["applies"], -option["discount"]))
 
 
 def _unusable(coupon: Coupon, now: datetime) -> Conflict | None:

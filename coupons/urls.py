@@ -8,6 +8,7 @@ mp_urls = [
     path("coupons", mp.MpCouponListApi.as_view(), name="mp-coupons"),
     path("coupons/claim", mp.MpCouponClaimApi.as_view(), name="mp-coupon-claim"),
     path("coupons/claimable", mp.MpClaimableTemplateListApi.as_view(), name="mp-coupons-claimable"),
+    path("coupons/for-purchase", mp.MpCouponOptionsApi.as_view(), name="mp-coupons-for-purchase"),
     path("coupons/drops/<int:drop_id>/claim", mp.MpDropClaimApi.as_view(), name="mp-coupon-drop-claim"),
     path("coupons/<int:coupon_id>/code", mp.MpCouponCodeApi.as_view(), name="mp-coupon-code"),
     path("rooms/<int:room_id>/coupon-drops", mp.MpRoomDropListApi.as_view(), name="mp-room-coupon-drops"),

@@ -29,6 +29,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import close_old_connections
 
+from livestream import sales
 from livestream.hub import hub
 from livestream.models import LiveRoom
 from livestream.realtime import UNAVAILABLE, encode, live_counters, store
@@ -162,6 +163,7 @@ def room_snapshot(room: LiveRoom, counters: dict, recent: list[str], pinned) -> 
             "goods_enabled": room.goods_enabled,
             "started_at": room.started_at,
             "fanout_mode": room.fanout_mode,
+            "selling": sales.selling(room),
         },
         "pushed_product": product_summary(room.pushed_product.product) if room.pushed_product_id else None,
         "likes": counters["likes"],
@@ -238,8 +240,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
             who=viewer_identity(self.scope, self.customer),
             counted=is_audience(self.scope),
         )
-        if self.customer is not None:  # watch time for gift boxes and lotteries is the server's record
-            await asyncio.to_thread(store().watch_start, self.room.pk, self.customer.pk, self.viewer.id, self.joined_at)
+        if self.viewer.counted:
+            # The open session counts in the report at once; for a customer, the watch time for
+            # gift boxes and lotteries (the server's record) runs from now.
+            customer_id = self.customer.pk if self.customer is not None else None
+            payload = live.session_payload(**self._session(left_at=None))
+            await asyncio.to_thread(
+                store().session_open, self.room.pk, self.viewer.id, payload, customer_id, self.joined_at
+            )
 
     async def disconnect(self, code):
         """Leave the hub and record the viewing session (once, however the socket ended). With the
@@ -249,17 +257,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
         viewer, self.viewer = self.viewer, None
         if not viewer.counted:  # staff: no viewing session
             return await hub().leave(self.room.pk, viewer)
-        left_at = time.time()
-        session = {
+        await hub().leave(self.room.pk, viewer, session=self._session(left_at=time.time(), viewer=viewer))
+
+    def _session(self, *, left_at, viewer=None) -> dict:
+        return {
             "brand_id": self.brand.pk,
             "room_id": self.room.pk,
             "customer_id": self.customer.pk if self.customer else None,
-            "socket_id": viewer.id,
+            "socket_id": (viewer or self.viewer).id,
             "source": self.source,
             "joined_at": self.joined_at,
             "left_at": left_at,
         }
-        await hub().leave(self.room.pk, viewer, session=session)
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.viewer is None:

@@ -293,12 +293,16 @@ class Hub:
                     await self.subscriber.unsubscribe(room_id)
 
     def _left(self, room_id: int, viewer: Viewer, forget: str | None, session: dict | None) -> None:
-        self.store.leave(room_id, viewer.id, forget)
         if session is None:
-            return
+            return self.store.leave(room_id, viewer.id, forget)
+        payload = _session_payload(session)
+        # Closed before the heartbeat goes: an open session with no heartbeat is a socket whose
+        # process died, never one that is leaving.
+        self.store.session_close(room_id, viewer.id, payload)
+        self.store.leave(room_id, viewer.id, forget)
         if session["customer_id"] is not None:
             self.store.watch_end(room_id, session["customer_id"], viewer.id, session["left_at"])
-        self.store.queue_sessions([_session_payload(session)])
+        self.store.queue_sessions([payload])
 
     def close_all(self, code: str, message: str, close_code: int) -> None:
         """Every socket of this process: an error frame, then closed with ``close_code``."""

@@ -269,6 +269,63 @@ class RedisStore:
         values = self.redis.lpop(_key("sessions", "pending"), limit)
         return [v.decode() for v in values or []]
 
+    # viewing sessions not yet in the database, per room: socket -> its payload, "left" null while
+    # the socket is open (the report counts them at once; the flush writes them as they stand)
+    def session_open(self, room_id: int, socket_id: str, payload: str, customer_id=None, at: float = 0.0) -> None:
+        """A socket of the audience joined: its session is open (and, for a customer, its watch time runs)."""
+        key = _key("room", room_id, "sessions")
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, socket_id, payload)
+        pipe.expire(key, WATCH_KEEP_S)
+        pipe.sadd(_key("rooms", "sessions"), room_id)
+        if customer_id is not None:
+            watching = _key("room", room_id, "watching", customer_id)
+            pipe.hset(watching, socket_id, at)
+            pipe.expire(watching, WATCH_KEEP_S)
+        pipe.execute()
+
+    def session_close(self, room_id: int, socket_id: str, payload: str) -> None:
+        """The socket left: its session as it ended, kept until the flush has written it."""
+        key = _key("room", room_id, "sessions")
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, socket_id, payload)
+        pipe.expire(key, WATCH_KEEP_S)
+        pipe.sadd(_key("rooms", "sessions"), room_id)
+        pipe.execute()
+
+    def session_rooms(self) -> list[int]:
+        """The rooms whose sessions the database may not hold as they stand."""
+        return sorted(int(member) for member in self.redis.smembers(_key("rooms", "sessions")))
+
+    def unsaved_sessions(self, room_ids, now: float) -> dict[int, list[tuple[str, str, bool]]]:
+        """Per room: (socket id, payload, alive) of its sessions the database may not hold as
+        they stand; ``alive``: an open socket whose heartbeat has not expired. ``room_ids`` None:
+        every room that has any."""
+        room_ids = self.session_rooms() if room_ids is None else list(room_ids)
+        pipe = self.redis.pipeline(transaction=False)
+        for room_id in room_ids:
+            pipe.hgetall(_key("room", room_id, "sessions"))
+            pipe.zrangebyscore(_key("room", room_id, "online"), now, "+inf")
+        results = pipe.execute()
+        unsaved = {}
+        for index, room_id in enumerate(room_ids):
+            entries, alive = results[2 * index], {member.decode() for member in results[2 * index + 1]}
+            if entries:
+                unsaved[room_id] = [
+                    (socket.decode(), payload.decode(), socket.decode() in alive) for socket, payload in entries.items()
+                ]
+        return unsaved
+
+    def forget_sessions(self, sockets: dict[int, list[tuple[str, str]]]) -> None:
+        """Sessions written for good: dropped, each only if it is still as written (a socket's
+        entry that changed meanwhile stays for the next flush)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for room_id, entries in sockets.items():
+            for socket_id, payload in entries:
+                pipe.eval(_HDEL_IF_SCRIPT, 2, _key("room", room_id, "sessions"), _key("rooms", "sessions"),
+                          socket_id, payload, room_id)  # fmt: skip
+        pipe.execute()
+
     # product clicks: a running count per (room, product, customer), and which counts changed
     def add_product_click(self, brand_id: int, room_id: int, product_id: int, customer_id: int) -> None:
         key = _key("room", room_id, "clicks")
@@ -336,6 +393,13 @@ redis.call('SADD', KEYS[3], ARGV[4])
 return redis.call('INCRBY', KEYS[1], ARGV[1])
 """
 
+# KEYS: a room's sessions hash, the set of rooms with sessions; ARGV: socket, payload, room id.
+_HDEL_IF_SCRIPT = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[3]) end
+return 1
+"""
+
 _MAX_SCRIPT = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local value = tonumber(ARGV[1])
@@ -358,6 +422,7 @@ class LocalStore:
         self.last_comment_id = 0
         self.comments: list[str] = []
         self.sessions: list[str] = []
+        self.open_sessions: dict[int, dict[str, str]] = defaultdict(dict)
         self.hits: dict[tuple, int] = defaultdict(int)
         self.dirty: set[int] = set()
         self.recent: dict[int, list[str]] = {}
@@ -514,6 +579,44 @@ class LocalStore:
         with self.lock:
             taken, self.sessions = self.sessions[:limit], self.sessions[limit:]
             return taken
+
+    def session_open(self, room_id, socket_id, payload, customer_id=None, at=0.0):
+        with self.lock:
+            self.open_sessions[room_id][socket_id] = payload
+            if customer_id is not None:
+                self.watching[(room_id, customer_id)][socket_id] = at
+
+    def session_close(self, room_id, socket_id, payload):
+        with self.lock:
+            self.open_sessions[room_id][socket_id] = payload
+
+    def session_rooms(self):
+        with self.lock:
+            return sorted(room for room, entries in self.open_sessions.items() if entries)
+
+    def unsaved_sessions(self, room_ids, now):
+        with self.lock:
+            if room_ids is None:
+                room_ids = sorted(room for room, entries in self.open_sessions.items() if entries)
+            unsaved = {}
+            for room_id in room_ids:
+                entries = self.open_sessions.get(room_id)
+                if entries:
+                    alive = self.sockets.get(room_id, {})
+                    unsaved[room_id] = [
+                        (socket, payload, alive.get(socket, 0) > now) for socket, payload in entries.items()
+                    ]
+            return unsaved
+
+    def forget_sessions(self, sockets):
+        with self.lock:
+            for room_id, entries in sockets.items():
+                held = self.open_sessions.get(room_id, {})
+                for socket_id, payload in entries:
+                    if held.get(socket_id) == payload:
+                        del held[socket_id]
+                if not held:
+                    self.open_sessions.pop(room_id, None)
 
     def add_product_click(self, brand_id, room_id, product_id, customer_id):
         with self.lock:

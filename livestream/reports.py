@@ -39,7 +39,9 @@ from livestream.models import (
     ReminderSubscription,
     ViewingSession,
 )
+from livestream.realtime import UNAVAILABLE, store
 from livestream.selectors import room_click_figures, room_gift_box_figures, room_lottery_figures
+from livestream.services.live import room_live_checkpoint
 from tenants.errors import InvalidInput, NotFound
 from tenants.models import Brand, Customer
 
@@ -258,8 +260,37 @@ def _figures(brand: Brand, room_ids: list[int]) -> dict:
     }
 
 
+def _live_counters(rooms: list[LiveRoom]) -> dict[int, dict]:
+    """Per room: the peak, like total and per-minute likes, the larger of what the database kept
+    and what the live store counts now (a show on air, or ended before the flush ran). The
+    database's alone while the live store cannot be reached."""
+    ids = [room.pk for room in rooms]
+    try:
+        live = store()
+        peaks, likes = (live.peaks(ids), live.like_totals(ids)) if ids else ({}, {})
+        minutes = {room.pk: live.likes_per_minute(room.pk) for room in rooms} if len(rooms) == 1 else {}
+    except UNAVAILABLE:
+        peaks, likes, minutes = {}, {}, {}
+    counters = {}
+    for room in rooms:
+        series = dict(room.likes_per_minute or {})
+        for minute, count in minutes.get(room.pk, {}).items():
+            series[minute] = max(count, series.get(minute, 0))
+        counters[room.pk] = {
+            "peak_online": max(room.peak_online, peaks.get(room.pk, 0)),
+            "like_total": max(room.like_total, likes.get(room.pk, 0)),
+            "likes_per_minute": series,
+        }
+    return counters
+
+
 def room_report(*, brand: Brand, room: LiveRoom) -> dict:
-    """Everything the post-show report shows for one room, per minute series and pushes included."""
+    """Everything the post-show report shows for one room, per minute series and pushes included,
+    right at any minute: what the live store holds of the room (sessions of viewers still
+    watching, or of those who left before the flush ran; product clicks; the peak and the likes)
+    counts as well as what was persisted."""
+    room_live_checkpoint(brand=brand, room_ids=[room.pk])
+    live = _live_counters([room])[room.pk]
     figures = _figures(brand, [room.pk])
     sessions = figures.pop("_sessions")
     figures.pop("_reach")
@@ -276,7 +307,7 @@ def room_report(*, brand: Brand, room: LiveRoom) -> dict:
         .order_by()
         .values_list("minute", "n")
     )
-    likes = room.likes_per_minute or {}
+    likes = live["likes_per_minute"]
     keys = sorted(set(online) | set(likes) | set(comments) | set(order_minutes))
     minutes = [
         {
@@ -289,9 +320,9 @@ def room_report(*, brand: Brand, room: LiveRoom) -> dict:
         }
         for key in keys
     ]
-    figures["viewers"]["peak_online"] = max([room.peak_online, *online.values()])
+    figures["viewers"]["peak_online"] = max([live["peak_online"], *online.values()])
     figures["pushes"] = _pushes(brand, room, product_minutes)
-    return {"room": _room_summary(room), **figures, "minutes": minutes}
+    return {"room": _room_summary(room, live), **figures, "minutes": minutes}
 
 
 def _pushes(brand: Brand, room: LiveRoom, product_minutes) -> list[dict]:
@@ -328,14 +359,14 @@ def _pushes(brand: Brand, room: LiveRoom, product_minutes) -> list[dict]:
     return rows
 
 
-def _room_summary(room: LiveRoom) -> dict:
+def _room_summary(room: LiveRoom, live: dict) -> dict:
     return {
         "id": room.pk,
         "title": room.title,
         "status": room.status,
         "started_at": room.started_at,
         "ended_at": room.ended_at,
-        "like_total": room.like_total,
+        "like_total": live["like_total"],
     }
 
 
@@ -350,6 +381,8 @@ def brand_report(*, brand: Brand, start: datetime, end: datetime) -> dict:
         LiveRoom.objects.filter(brand=brand, started_at__gte=start, started_at__lt=end).order_by("started_at", "pk")
     )
     room_ids = [room.pk for room in rooms]
+    room_live_checkpoint(brand=brand, room_ids=room_ids)
+    live = _live_counters(rooms)
     figures = _figures(brand, room_ids)
     figures.pop("_sessions"), figures.pop("_product_minutes"), figures.pop("_order_minutes")
     per_room_viewers = _customers_reached(figures.pop("_reach"), per_room=True)
@@ -357,13 +390,13 @@ def brand_report(*, brand: Brand, start: datetime, end: datetime) -> dict:
     empty = {"paid_orders": 0, "gmv": 0, "buyers": 0}
     figures["rooms"] = [
         {
-            **_room_summary(room),
+            **_room_summary(room, live[room.pk]),
             "unique_viewers": per_room_viewers.get(room.pk, 0),
             **{key: per_room_orders.get(room.pk, empty)[key] for key in empty},
         }
         for room in rooms
     ]
-    figures["viewers"]["peak_online"] = max([room.peak_online for room in rooms], default=0)
+    figures["viewers"]["peak_online"] = max([live[room.pk]["peak_online"] for room in rooms], default=0)
     return {"start": start, "end": end, **figures}
 
 

@@ -227,6 +227,11 @@ class MpOrderListCreateApi(CustomerAPIView, generics.ListAPIView):
                 "product_not_in_room",
                 "product_unavailable",
                 "room_not_selling",
+                # when the room sells what (livestream.sales)
+                "room_not_started",
+                "room_paused",
+                "room_ended",
+                "live_offer_ended",
             ],
         }
     )

@@ -27,6 +27,7 @@ from guides.models import Store
 from guides.services import attribution_for
 from guides.services.commission import commission_accrue
 from livestream import room_state
+from livestream import sales as room_sales
 from livestream.models import LiveRoom, RoomProduct
 from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source, scene_of
 from tenants.errors import Conflict, InvalidInput, NotFound
@@ -40,7 +41,7 @@ Actor = OrderEvent.Actor
 MAX_LINES = 50
 MAX_QUANTITY = 99
 ADDRESS_FIELDS = {"name": 20, "phone": 20, "province": 20, "city": 20, "district": 20, "detail": 120}
-ROOM_SELLS = (LiveRoom.Status.LIVE, LiveRoom.Status.PAUSED, LiveRoom.Status.ENDED)
+OFFER_ROOM_SELLS = (LiveRoom.Status.LIVE, LiveRoom.Status.PAUSED, LiveRoom.Status.ENDED)
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,8 @@ def _place(
         order_id = reserve_id(Order)
     (skus, sales), credit = skus_and_sales(), credit()
     room = _room(room_id) if room_id is not None else None
+    if room is not None:
+        _check_room_sells(room, merged, sales, offer)
     entry = resolve_entry_source(room, source) if room is not None else _roomless_source(source)
     priced = [_priced_line(line, skus, room, customer) for line in merged]
     if offer is not None:
@@ -404,12 +407,28 @@ def _apply_offer(offer: OfferPrice, priced: list[PricedLine], coupon_id) -> None
     priced[0].offer_price = offer.unit_price
 
 
+def _check_room_sells(room: LiveRoom, lines: list[LineRequest], sales: dict, offer) -> None:
+    """The room sells this order now (livestream.sales: room products also in the replay, a
+    flash sale of the room only while it is live, nothing while paused). An offer's order (a
+    group buy's seat, a bargain) keeps to the offer's window: its room need only be open or over."""
+    if offer is not None:
+        if room.status not in OFFER_ROOM_SELLS or not room.goods_enabled:
+            raise Conflict("room_not_selling", "This room does not sell now.", fields={"status": room.status})
+        return
+    live_only = any(
+        (sale := sales.get(line.flash_sale_id)) is not None and sale.room_id == room.pk
+        for line in lines
+        if line.flash_sale_id
+    )
+    refusal = room_sales.sale_refusal(room, live_only=live_only)
+    if refusal is not None:
+        raise Conflict(refusal, room_sales.MESSAGES[refusal], fields={"status": room.status})
+
+
 def _room(room_id) -> LiveRoom:
     room = LiveRoom.objects.filter(pk=room_id).first()
     if room is None:
         raise NotFound("room_not_found", "No such live room.", fields={"room_id": ["No such room."]})
-    if room.status not in ROOM_SELLS or not room.goods_enabled:
-        raise Conflict("room_not_selling", "This room does not sell now.", fields={"status": room.status})
     return room
 
 

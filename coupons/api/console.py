@@ -1,6 +1,7 @@
 """Brand operators: coupon templates, live-room drops, the coupons given out, the redemption
 report by store, and the referral programme."""
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
@@ -20,6 +21,9 @@ TAGS = ["console: coupons"]
 class TemplateSerializer(TemplateSummarySerializer):
     product_ids = serializers.SerializerMethodField()
     remaining = serializers.IntegerField(allow_null=True, help_text="Empty: unlimited.")
+    droppable = serializers.SerializerMethodField(
+        help_text="May be dropped into a live room now (active, the brand's own, valid, coupons left)."
+    )
 
     class Meta(TemplateSummarySerializer.Meta):
         fields = [
@@ -33,12 +37,16 @@ class TemplateSerializer(TemplateSummarySerializer):
             "remaining",
             "per_customer_limit",
             "status",
+            "droppable",
             "created_at",
             "updated_at",
         ]
 
     def get_product_ids(self, template) -> list[int]:
         return sorted(product.pk for product in template.products.all())
+
+    def get_droppable(self, template) -> bool:
+        return services.drop_refusal(template, now=timezone.now()) is None
 
 
 def fen(**kwargs):
@@ -75,16 +83,26 @@ def templates_with_products():
 
 
 class TemplateListCreateApi(ConsoleAPIView, generics.ListAPIView):
-    """The brand's coupon templates, newest first (``?status=``); create one."""
+    """The brand's coupon templates, newest first (``?status=``; ``?droppable=true``: only those a
+    live room's coupon drop accepts, as the console's drop form lists them); create one."""
 
     serializer_class = TemplateSerializer
     queryset = CouponTemplate.objects.none()
     filterset_fields = ["status", "kind", "store"]
 
     def get_queryset(self):
-        return templates_with_products()
+        templates = templates_with_products()
+        droppable = self.request.query_params.get("droppable")
+        if droppable not in (None, "", "true", "false"):
+            raise InvalidInput("invalid", "droppable is true or false.", fields={"droppable": ["true or false."]})
+        if droppable == "true":
+            templates = templates.filter(pk__in=selectors.droppable_templates().values("pk"))
+        return templates
 
-    @extend_schema(tags=TAGS)
+    @extend_schema(
+        tags=TAGS,
+        parameters=[OpenApiParameter("droppable", bool, required=False, description="Only templates a drop accepts.")],
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
+from commerce.models import Sku
 from coupons import selectors, services
 from coupons.models import Coupon, CouponDrop, CouponTemplate, Referral
 from livestream.selectors import get_room
@@ -97,6 +98,42 @@ class MpCouponListApi(CustomerAPIView, generics.ListAPIView):
     @extend_schema(tags=TAGS, parameters=[STATE_PARAMETER])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+class MpCouponOptionsApi(CustomerAPIView):
+    """My available coupons for buying ``quantity`` of ``sku`` online (the checkout's coupon
+    choice): each as the order would judge it — whether it ``applies``, its ``discount`` in fen,
+    or the ``refusal`` the order would answer. Those that apply first, the largest discount first."""
+
+    class FilterSerializer(serializers.Serializer):
+        sku = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+        quantity = serializers.IntegerField(min_value=1, max_value=99, default=1)
+
+    class OutputSerializer(serializers.Serializer):
+        coupon = CouponSerializer()
+        applies = serializers.BooleanField()
+        discount = serializers.IntegerField(help_text="Fen off this purchase.")
+        refusal = serializers.CharField(allow_null=True, help_text="coupon_not_applicable, coupon_min_spend_not_met.")
+
+    @error_codes({404: ["sku_not_found"]})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("sku", int, required=True),
+            OpenApiParameter("quantity", int, required=False),
+        ],
+        responses={200: OutputSerializer(many=True)},
+        tags=TAGS,
+    )
+    def get(self, request):
+        query = self.FilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        sku = Sku.objects.filter(pk=query.validated_data["sku"], is_active=True).select_related("product").first()
+        if sku is None:
+            raise NotFound("sku_not_found", "No such SKU.", fields={"sku": ["No such SKU."]})
+        options = services.coupon_options_for_purchase(
+            customer=request.customer, sku=sku, quantity=query.validated_data["quantity"]
+        )
+        return Response(self.OutputSerializer(options, many=True).data)
 
 
 class MpClaimableTemplateListApi(CustomerAPIView, generics.ListAPIView):

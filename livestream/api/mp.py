@@ -12,7 +12,7 @@ from rest_framework import generics, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from livestream import room_state, selectors
+from livestream import room_state, sales, selectors
 from livestream.models import Festival, LiveRoom, Venue
 from livestream.realtime import live_counters
 from livestream.services import live, reminders
@@ -143,6 +143,16 @@ class GameSerializer(serializers.Serializer):
     title = serializers.CharField()
 
 
+class SellingSerializer(serializers.Serializer):
+    """What the room sells now (livestream.sales): its products at their regular price, and its
+    live-only offers (flash sales of the room); a refusal is the code an order would get."""
+
+    products = serializers.BooleanField()
+    products_refusal = serializers.CharField(allow_null=True, help_text=f"Null, or one of {', '.join(sales.REFUSALS)}.")
+    live_offers = serializers.BooleanField()
+    live_offers_refusal = serializers.CharField(allow_null=True, help_text="Likewise, for the room's flash sales.")
+
+
 class MpRoomDetailSerializer(RoomCardSerializer):
     """The shared part of a room: the same bytes for every viewer of the room, under one version
     (livestream.room_state). ``likes``/``online`` are spliced in at most a second old; ``source``
@@ -153,16 +163,22 @@ class MpRoomDetailSerializer(RoomCardSerializer):
     festivals = serializers.SerializerMethodField()
     games = serializers.SerializerMethodField()
     source = serializers.SerializerMethodField()
+    selling = serializers.SerializerMethodField()
 
     class Meta(RoomCardSerializer.Meta):
         fields = [
             *(name for name in RoomCardSerializer.Meta.fields if name != "subscribed"),
+            "selling",
             "products",
             "costream",
             "festivals",
             "games",
             "source",
         ]
+
+    @extend_schema_field(SellingSerializer)
+    def get_selling(self, room) -> dict:
+        return sales.selling(room)
 
     @extend_schema_field(RoomProductCardSerializer(many=True))
     def get_products(self, room) -> list[dict]:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max, Q
 from django.db.models.functions import Greatest
@@ -236,6 +237,8 @@ def session_record(**session) -> None:
 
 
 def sessions_flush(limit: int = FLUSH_BATCH) -> int:
+    """Persist the sessions of sockets that left, in batches; each is then dropped from its room's
+    unsaved sessions (``sessions_checkpoint`` would write it otherwise)."""
     written = 0
     while True:
         payloads = store().take_sessions(limit)
@@ -243,30 +246,105 @@ def sessions_flush(limit: int = FLUSH_BATCH) -> int:
             return written
         with platform_scope():
             written += _write_batch("sessions", payloads, _session_rows, store().queue_sessions)
+        done = {}
+        for payload in payloads:
+            row = json.loads(payload)
+            done.setdefault(row["room"], []).append((row["socket"], payload))
+        store().forget_sessions(done)
+
+
+def sessions_checkpoint(room_ids=None, now: float | None = None, every_s: float | None = None) -> int:
+    """Write the sessions the live store holds and the database may not, as they stand now: a
+    socket still open (heartbeat alive) as a session up to ``now`` — raised again by every later
+    run and by its leave, never lowered — so the report counts viewers who have not left yet; one
+    that left, as it ended; one whose process died (its heartbeat expired without a leave) is
+    closed where the last run saw it alive. ``room_ids`` None: every room that has any; with
+    ``every_s``, each of those at most once in that many seconds (the periodic flush: a busy room's
+    open sessions are not rewritten every few seconds). Answers how many rows were written."""
+    now = time.time() if now is None else now
+    live = store()
+    if room_ids is None and every_s:
+        room_ids = [r for r in live.session_rooms() if live.claim_tick("sessions", r, int(every_s * 1000))]
+    unsaved = live.unsaved_sessions(room_ids, now)
+    if not unsaved:
+        return 0
+    entries = [(room_id, socket, json.loads(payload), payload, alive)
+               for room_id, held in unsaved.items() for socket, payload, alive in held]  # fmt: skip
+    with platform_scope():
+        rooms = set(LiveRoom.objects.filter(pk__in=unsaved).values_list("pk", "brand_id"))
+        customer_ids = {row["customer"] for _, _, row, _, _ in entries if row["customer"] is not None}
+        customers = set(Customer.objects.filter(pk__in=customer_ids).values_list("pk", "brand_id"))
+    rows, done = [], {}
+    for room_id, socket, row, payload, alive in entries:
+        kept = (row["room"], row["brand"]) in rooms and (
+            row["customer"] is None or (row["customer"], row["brand"]) in customers
+        )
+        if kept:
+            if row["left"] is None:  # open: up to now while alive, else as the database last had it
+                row = {**row, "left": max(now, row["joined"]) if alive else row["joined"]}
+            rows.append(json.dumps(row))
+        if not alive or json.loads(payload)["left"] is not None:
+            done.setdefault(room_id, []).append((socket, payload))
+    written = 0
+    with platform_scope():
+        for start in range(0, len(rows), SESSION_UPSERT_ROWS):
+            written += _write_batch(
+                "sessions", rows[start : start + SESSION_UPSERT_ROWS], _session_rows, lambda _left: None
+            )
+    live.forget_sessions(done)
+    return written
+
+
+SESSION_UPSERT_ROWS = 250  # 12 columns each: within SQLite's parameter limit
 
 
 def _session_rows(payloads: list[str]) -> None:
-    rows = [json.loads(payload) for payload in payloads]
-    ViewingSession.objects.bulk_create(
-        [
-            ViewingSession(
-                brand_id=r["brand"],
-                room_id=r["room"],
-                customer_id=r["customer"],
-                socket_id=r["socket"],
-                source_kind=r["kind"] or "",
-                source_scene=r["scene"] or "",
-                festival_id=r["festival_id"],
-                costream_id=r["costream_id"],
-                referring_room_id=r["referring_room_id"],
-                joined_at=datetime.fromtimestamp(r["joined"], UTC),
-                left_at=datetime.fromtimestamp(r["left"], UTC),
-                seconds=max(int(r["left"] - r["joined"]), 0),
+    """Insert the sessions, or raise a session's end (and seconds) to the payload's when the
+    socket's row is there already: a session written while open grows to where it ended."""
+    ops = connection.ops
+    values = []
+    for payload in payloads:
+        r = json.loads(payload)
+        joined, left = datetime.fromtimestamp(r["joined"], UTC), datetime.fromtimestamp(r["left"], UTC)
+        values.append(
+            (
+                r["brand"], r["room"], r["customer"], r["socket"], r["kind"] or "", r["scene"] or "",
+                r["festival_id"], r["costream_id"], r["referring_room_id"],
+                ops.adapt_datetimefield_value(joined), ops.adapt_datetimefield_value(left),
+                max(int(r["left"] - r["joined"]), 0),
             )
-            for r in rows
-        ],
-        ignore_conflicts=True,
-    )
+        )  # fmt: skip
+    table = ViewingSession._meta.db_table
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"  # SQLite's MAX(a, b) is scalar
+    for start in range(0, len(values), SESSION_UPSERT_ROWS):
+        chunk = values[start : start + SESSION_UPSERT_ROWS]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {table} (brand_id, room_id, customer_id, socket_id, source_kind, source_scene,
+                    festival_id, costream_id, referring_room_id, joined_at, left_at, seconds)
+                VALUES {", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))}
+                ON CONFLICT (brand_id, socket_id) DO UPDATE SET
+                    left_at = {greatest}({table}.left_at, excluded.left_at),
+                    seconds = {greatest}({table}.seconds, excluded.seconds)
+                """,
+                [value for row in chunk for value in row],
+            )
+
+
+def room_live_checkpoint(*, brand: Brand, room_ids) -> None:
+    """What the report reads of the rooms, written as the live store holds it now: their
+    unsaved viewing sessions (open ones up to now) and the product clicks not yet flushed. Cheap
+    when there is nothing (two round trips to the live store, no query). Skipped, with a warning,
+    while the live store cannot be reached: the report then shows what the database holds."""
+    room_ids = list(room_ids)
+    if not room_ids:
+        return
+    try:
+        sessions_checkpoint(room_ids)
+        product_clicks_flush()  # the counts that changed since the last flush (any room's: it is the flush)
+    except UNAVAILABLE:
+        logger.warning("Rooms %s: the report reads the database only, the live store is unreachable", room_ids)
 
 
 def product_click(*, brand: Brand, room_id, product_id, customer: Customer) -> None:
@@ -372,6 +450,7 @@ def live_flush() -> dict:
         "rooms": counters_flush(),
         "comments": comments_flush(),
         "sessions": sessions_flush(),
+        "open_sessions": sessions_checkpoint(every_s=settings.LIVE_OPEN_SESSIONS_EVERY_S),
         "clicks": product_clicks_flush(),
     }
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from guides.models import Store
+from livestream import sales
 from livestream.models import LiveRoom
 from livestream.realtime import publish_room_event
 from livestream.room_state import rooms_changed_on_commit
@@ -193,6 +194,7 @@ def room_status_data(room: LiveRoom) -> dict:
         "status": room.status,
         "started_at": room.started_at.isoformat() if room.started_at else None,
         "ended_at": room.ended_at.isoformat() if room.ended_at else None,
+        "selling": sales.selling(room),
     }
 
 

@@ -194,7 +194,21 @@ def test_cancel_before_the_start_keeps_the_reason(
     assert response.status_code == 200
     assert response.json()["status"] == "cancelled" and response.json()["status_reason"] == "Anchor is ill"
     assert of_type(events, "room.status") == [
-        (room.pk, {"room_id": room.pk, "status": "cancelled", "started_at": None, "ended_at": None})
+        (
+            room.pk,
+            {
+                "room_id": room.pk,
+                "status": "cancelled",
+                "started_at": None,
+                "ended_at": None,
+                "selling": {
+                    "products": False,
+                    "products_refusal": "room_not_selling",
+                    "live_offers": False,
+                    "live_offers_refusal": "room_not_selling",
+                },
+            },
+        )  # fmt: skip
     ]
 
 

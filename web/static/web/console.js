@@ -266,7 +266,7 @@ $("invite").addEventListener("submit", (event) => {
 // --- coupons: the panel shows once the brand's templates are read ---------------------------------
 async function loadCouponTemplates() {
   try {
-    const page = await call("GET", "/coupon-templates?page_size=100");
+    const page = await call("GET", "/coupon-templates?page_size=100&droppable=true"); // only what a drop accepts
     const templates = page.results || page;
     $("coupon-drop").template_id.replaceChildren(...templates.map((t) => el("option", { value: t.id }, t.name)));
     $("coupon-panel").hidden = false;

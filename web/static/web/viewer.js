@@ -77,7 +77,23 @@ function setStatus(status) {
   }
   $("composer").hidden = over;
   if (status === "scheduled") startCountdown();
+  setPushed(state.pushed);
 }
+
+// When the room sells (livestream/sales.py, told by the room detail, the snapshot and each
+// room.status event): its products while live and in the replay, nothing while paused. The
+// server refuses an order all the same; the page shows why before the viewer taps.
+const SALE_REFUSALS = {
+  room_not_started: "直播尚未开始，开播后可购买",
+  room_paused: "直播暂停中，恢复后可购买",
+  room_ended: "直播已结束，商品已停售",
+  live_offer_ended: "直播专享价已结束",
+  room_not_selling: "本场直播暂不售卖",
+};
+const saleRefusal = () => {
+  const selling = state.room?.selling;
+  return selling && !selling.products ? selling.products_refusal || "room_not_selling" : null;
+};
 
 let countdownTimer;
 function startCountdown() {
@@ -209,8 +225,12 @@ function setPushed(product) {
   $("product-cover").src = product.cover_url || "";
   $("product-name").textContent = product.name;
   $("product-price").textContent = priceText(product);
-  $("buy").disabled = !state.products.has(product.id);
-  $("buy").textContent = state.products.has(product.id) ? "Buy" : "Not on sale";
+  const listed = state.products.has(product.id);
+  const refusal = listed ? saleRefusal() : null;
+  $("buy").disabled = !listed || Boolean(refusal);
+  $("buy").textContent = !listed ? "Not on sale" : refusal ? "暂不可购买" : "Buy";
+  $("buy").dataset.refusal = refusal || "";
+  show($("buy-reason"), refusal ? SALE_REFUSALS[refusal] || SALE_REFUSALS.room_not_selling : "");
 }
 
 // Opening the product card (a tap on it or on Buy) counts as a product click in the report's
@@ -222,7 +242,7 @@ $("product").addEventListener("click", () => {
 
 $("buy").addEventListener("click", async () => {
   let product = state.products.get(state.pushed?.id);
-  if (!product) return;
+  if (!product || saleRefusal()) return;
   const select = $("sku");
   select.replaceChildren(
     ...product.skus.map((sku) => el("option", { value: sku.id, disabled: !sku.in_stock }, `${sku.spec} — ${yuan(sku.price)}${sku.in_stock ? "" : " (sold out)"}`)),
@@ -232,7 +252,56 @@ $("buy").addEventListener("click", async () => {
   show($("order-status"), "");
   $("pay").disabled = false;
   $("checkout").showModal();
+  loadCouponOptions();
 });
+
+// --- the checkout's coupon: the viewer's claimed coupons, as the order would judge them ----------
+const COUPON_REFUSALS = {
+  coupon_not_applicable: "不适用于该商品",
+  coupon_min_spend_not_met: "未达使用门槛",
+};
+let couponRequest = 0;
+async function loadCouponOptions() {
+  const sku = Number($("sku").value);
+  const quantity = Math.max(1, Number($("quantity").value) || 1);
+  if (!sku) return;
+  const asked = ++couponRequest;
+  let options = [];
+  try {
+    options = await call("GET", `/api/v1/mp/coupons/for-purchase?sku=${sku}&quantity=${quantity}`);
+  } catch (err) {
+    console.warn("coupons", err);
+  }
+  if (asked !== couponRequest) return; // a later change asked again
+  const previous = $("coupon").value;
+  $("coupon").replaceChildren(
+    el("option", { value: "" }, "不使用优惠券"),
+    ...options.map((o) =>
+      el(
+        "option",
+        { value: o.coupon.id, disabled: !o.applies, dataset: { discount: o.discount } },
+        o.applies ? `${o.coupon.template.name} — 减 ${yuan(o.discount)}` : `${o.coupon.template.name}（${COUPON_REFUSALS[o.refusal] || "不可用"}）`,
+      ),
+    ),
+  );
+  // The best one that applies is chosen for the viewer (they may pick another, or none).
+  const keep = options.find((o) => o.applies && String(o.coupon.id) === previous);
+  const best = options.find((o) => o.applies);
+  $("coupon").value = keep ? previous : best ? String(best.coupon.id) : "";
+  showDiscount();
+}
+
+function showDiscount() {
+  const discount = Number($("coupon").selectedOptions[0]?.dataset.discount || 0);
+  const product = state.products.get(state.pushed?.id);
+  const sku = product?.skus.find((s) => String(s.id) === $("sku").value);
+  const amount = (sku?.price || 0) * Math.max(1, Number($("quantity").value) || 1);
+  show($("coupon-discount"), discount ? `优惠 -${yuan(discount)}，商品金额 ${yuan(amount)} → ${yuan(amount - discount)}` : "");
+}
+
+$("sku").addEventListener("change", loadCouponOptions);
+$("quantity").addEventListener("change", loadCouponOptions);
+$("coupon").addEventListener("change", showDiscount);
 
 $("checkout-form").addEventListener("submit", async (event) => {
   if (event.submitter?.value !== "pay") return;
@@ -250,6 +319,7 @@ $("checkout-form").addEventListener("submit", async (event) => {
       source: state.source,
       delivery: "ship",
       address,
+      ...(form.get("coupon") ? { coupon_id: Number(form.get("coupon")) } : {}),
     };
     let order = await call("POST", "/api/v1/mp/orders", body, { "Idempotency-Key": key });
     showOrder(order, "placed, paying…");
@@ -260,8 +330,9 @@ $("checkout-form").addEventListener("submit", async (event) => {
     order = await waitUntilPaid(order);
     showOrder(order);
   } catch (err) {
-    show($("checkout-error"), err.message);
+    show($("checkout-error"), SALE_REFUSALS[err.code] || err.message);
     $("pay").disabled = false;
+    if (err.code?.startsWith("coupon_")) loadCouponOptions(); // its state changed: ask again
   }
 });
 
@@ -275,7 +346,8 @@ async function waitUntilPaid(order) {
 
 function showOrder(order, note) {
   const status = note || order.status.replaceAll("_", " ");
-  show($("order-status"), `Order ${order.number}: ${yuan(order.payable)} — ${status}`);
+  const coupon = order.coupon ? ` (${order.coupon.name} -${yuan(order.coupon.discount)})` : "";
+  show($("order-status"), `Order ${order.number}: ${yuan(order.payable)}${coupon} — ${status}`);
   $("order-status").dataset.status = order.status;
 }
 
@@ -381,7 +453,9 @@ const handlers = {
     setPinned(data.pinned_comment);
     setOnline(data.online);
     setLikes(data.likes);
+    if (data.room.selling) state.room.selling = data.room.selling;
     if (data.room.status !== state.room.status) setStatus(data.room.status);
+    else setPushed(state.pushed);
     if ((data.pushed_product?.id || null) !== (state.pushed?.id || null)) refreshProducts(data.pushed_product);
   },
   comment: addComment,
@@ -396,6 +470,7 @@ const handlers = {
   "product.sale": () => refreshProducts(state.pushed),
   "room.status": (data) => {
     Object.assign(state.room, { started_at: data.started_at, ended_at: data.ended_at });
+    if (data.selling) state.room.selling = data.selling;
     setStatus(data.status);
   },
   costream: setCostream,
