@@ -15,10 +15,10 @@ from commerce.models import FlashSale, Order
 from commerce.services import orders, payments
 from tenants import text
 from tenants.api.base import CustomerAPIView
-from tenants.api.errors import exception_handler
+from tenants.api.errors import error_body, exception_handler
 from tenants.api.fields import MAX_ID, IdField, StrictIntegerField
 from tenants.auth import customer_from_token
-from tenants.errors import InvalidInput
+from tenants.errors import DomainError, InvalidInput
 from tenants.schema import error_codes
 from tenants.scoping import brand_scope
 
@@ -325,6 +325,8 @@ def fast_order_place(request) -> HttpResponse | None:
     try:
         with brand_scope(customer.brand):
             return placed_order_response(customer.brand, customer, values, key)
+    except DomainError as refusal:  # a sold-out sale's buyers are answered here, so without DRF's Response
+        return JsonResponse(error_body(refusal.code, refusal.message, refusal.fields), status=refusal.status_code)
     except Exception as error:
         answer = exception_handler(error, {})
         response = JsonResponse(answer.data, status=answer.status_code)
