@@ -261,3 +261,14 @@ def room_set_replay(*, brand: Brand, room: LiveRoom, replay_url: str) -> LiveRoo
 def push_url(room: LiveRoom) -> str:
     """Where the streaming software pushes this room (from LIVE_PUSH_URL_TEMPLATE)."""
     return settings.LIVE_PUSH_URL_TEMPLATE.format(brand=room.brand.slug, room=room.pk, key=room.stream_key)
+
+
+def push_settings(room: LiveRoom) -> tuple[str, str]:
+    """The push URL as streaming software asks for it: the server (OBS's 服务器, up to the last
+    ``/``) and the stream key (串流密钥, the rest: the stream's name with its secret)."""
+    url = push_url(room)
+    scheme_end = url.find("://") + 3 if "://" in url else 0
+    cut = url.rfind("/", scheme_end)
+    if cut < 0:
+        return url, ""
+    return url[: cut + 1], url[cut + 1 :]
