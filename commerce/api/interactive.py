@@ -513,11 +513,11 @@ def _bargain_offers():
         .annotate(
             bargains_started=Count("bargains", distinct=True),
             bargains_active=Count(
-                "bargains", filter=Q(bargains__status=Bargain.Status.ACTIVE, bargains__expires_at__gt=Now()), distinct=True
+                "bargains",
+                filter=Q(bargains__status=Bargain.Status.ACTIVE, bargains__expires_at__gt=Now()),
+                distinct=True,
             ),
-            bargains_purchased=Count(
-                "bargains", filter=Q(bargains__status=Bargain.Status.PURCHASED), distinct=True
-            ),
+            bargains_purchased=Count("bargains", filter=Q(bargains__status=Bargain.Status.PURCHASED), distinct=True),
         )
         .order_by("-starts_at", "-pk")
     )

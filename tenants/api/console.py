@@ -5,12 +5,12 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 
 from tenants import services
-from tenants.services import BRAND_SETTINGS
 from tenants.api.base import ConsoleAPIView
 from tenants.api.filters import BrandFilterSet
 from tenants.errors import Forbidden, NotFound
 from tenants.models import Brand, Customer, Membership, StaffInvitation
 from tenants.schema import error_codes
+from tenants.services import BRAND_SETTINGS
 
 
 class ConsoleBrandSerializer(serializers.ModelSerializer):
