@@ -224,7 +224,8 @@ def test_a_gift_box_is_put_in_and_closed_from_the_console(open_page, show):
 
     card.get_by_role("button", name="关闭礼盒").click()
     expect(card).to_have_attribute("data-status", "stopped")
-    assert next(b for b in show["api"]("GET", f"/rooms/{room}/gift-boxes") if b["id"] == box["id"])["status"] == "stopped"
+    boxes = show["api"]("GET", f"/rooms/{room}/gift-boxes")
+    assert next(b for b in boxes if b["id"] == box["id"])["status"] == "stopped"
 
 
 def test_a_group_buy_runs_from_the_console_with_its_counts(open_page, show):

@@ -173,7 +173,10 @@ def test_an_operator_of_another_brand_cannot_open_this_rooms_console(open_page, 
     expect(page.locator("#refused")).to_contain_text(f"品牌「Rival Tea Co.」中没有直播间 {show['room']['id']}")
     expect(page.locator("#live")).to_be_hidden()
     expect(page.locator("#room-title")).to_have_text("")
-    assert ROOM_TITLE not in page.content()
+    # The room switcher offers the rival's own rooms (seeded with the same titles), never this one.
+    expect(page.locator("#room-switch option").first).to_have_text("选择直播间…")
+    expect(page.locator(f"#room-switch option[value='{show['room']['id']}']")).to_have_count(0)
+    assert "Lin Xiao" not in page.content()  # nothing of this room is shown
 
 
 def test_a_dropped_viewer_reconnects_and_resumes_from_the_snapshot(open_page, show):

@@ -96,3 +96,16 @@ def test_another_brands_mutes_are_neither_listed_nor_lifted(console, rival_conso
 @pytest.mark.parametrize("query", ["applies_to_room=abc", "applies_to_room=99999999999999999999"])
 def test_junk_mute_filters_are_refused(console, mutes, query):
     assert_error(console.get(f"{CONSOLE}/mutes?{query}"), 400, "invalid")
+
+
+def test_the_platform_operator_runs_any_brands_room_under_that_brand(platform, brand, other_brand, make_room):
+    room, rival_room = make_room(brand, status="live"), make_room(other_brand, status="live")
+    assert platform.get(f"{CONSOLE}/rooms/{room.pk}", HTTP_X_BRAND=brand.slug).json()["id"] == room.pk
+    paused = platform.post(f"{CONSOLE}/rooms/{rival_room.pk}/pause", {}, HTTP_X_BRAND=other_brand.slug)
+    assert paused.json()["status"] == "paused"
+    # Under the wrong brand another brand's room is not found, as for anyone else.
+    assert_error(platform.get(f"{CONSOLE}/rooms/{rival_room.pk}", HTTP_X_BRAND=brand.slug), 404, "room_not_found")
+    assert_error(
+        platform.post(f"{CONSOLE}/rooms/{rival_room.pk}/end", {}, HTTP_X_BRAND=brand.slug), 404, "room_not_found"
+    )
+    assert_error(platform.get(f"{CONSOLE}/rooms/{room.pk}"), 403, "brand_required")
