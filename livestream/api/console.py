@@ -244,6 +244,17 @@ class RoomReplayApi(ConsoleAPIView):
         return Response(RoomSerializer(room).data)
 
 
+class RoomStreamKeyApi(ConsoleAPIView):
+    """Reset the room's stream key (重置推流密钥): the old push URL stops working for the room; the
+    answer carries the new ``push_url``, ``push_server`` and ``stream_key``."""
+
+    @error_codes({409: ["room_closed"]})
+    @extend_schema(request=None, responses={200: RoomSerializer}, tags=TAGS)
+    def post(self, request, room_id):
+        room = rooms.room_reset_stream_key(brand=request.brand, room=selectors.get_room(room_id))
+        return Response(RoomSerializer(room).data)
+
+
 class RoomSkuSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     code = serializers.CharField()

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from guides.models import Store
-from livestream.models import LiveRoom
+from livestream.models import LiveRoom, new_stream_key
 from livestream.realtime import publish_room_event
 from livestream.room_state import rooms_changed_on_commit
 from livestream.services.costreams import active_costream_partner, costreams_end_for_room
@@ -255,6 +255,22 @@ def room_set_replay(*, brand: Brand, room: LiveRoom, replay_url: str) -> LiveRoo
         room.full_clean()
         room.save(update_fields=["replay_url", "updated_at"])
         rooms_changed_on_commit(brand_id=brand.pk, room_ids=[room.pk])
+        return room
+
+
+@transaction.atomic
+def room_reset_stream_key(*, brand: Brand, room: LiveRoom) -> LiveRoom:
+    """A new stream key for the room (重置推流密钥): the old push URL stops being the room's, so a
+    key that leaked (a shared screen, a former contractor's encoder) no longer pushes into it.
+    The streaming software then needs the new one."""
+    with brand_scope(brand):
+        room = _lock(room)
+        if room.status in (Status.ENDED, Status.CANCELLED, Status.BANNED):
+            raise Conflict(
+                "room_closed", f"A room that is {room.status} takes no stream.", fields={"status": room.status}
+            )
+        room.stream_key = new_stream_key()
+        room.save(update_fields=["stream_key", "updated_at"])
         return room
 
 

@@ -357,6 +357,15 @@ def test_the_push_settings_are_copied_for_the_streaming_software(open_page, show
         expect(button).to_have_text("已复制 ✓")
         assert page.evaluate("navigator.clipboard.readText()") == room[expected]
 
+    page.click("#stream-key-reset")  # confirm() accepted
+    expect(page.locator("#stream-key")).not_to_have_text(room["stream_key"])
+    reset = show["api"]("GET", f"/rooms/{show['room']['id']}")
+    assert reset["stream_key"] != room["stream_key"]
+    expect(page.locator("#stream-key")).to_have_text(reset["stream_key"])
+    page.locator("[data-copy=stream-key]").click()
+    expect(page.locator("[data-copy=stream-key]")).to_have_text("已复制 ✓")
+    assert page.evaluate("navigator.clipboard.readText()") == reset["stream_key"]
+
 
 def test_an_error_line_clears(open_page, show):
     page = console_page(open_page, show)

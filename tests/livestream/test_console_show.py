@@ -109,3 +109,27 @@ def test_the_platform_operator_runs_any_brands_room_under_that_brand(platform, b
         platform.post(f"{CONSOLE}/rooms/{rival_room.pk}/end", {}, HTTP_X_BRAND=brand.slug), 404, "room_not_found"
     )
     assert_error(platform.get(f"{CONSOLE}/rooms/{room.pk}"), 403, "brand_required")
+
+
+def test_the_stream_key_is_reset_for_the_room_only(console, rival_console, brand, other_brand, make_room):
+    room, other = make_room(brand, status="live"), make_room(brand)
+    before = console.get(f"{CONSOLE}/rooms/{room.pk}").json()
+    other_key = console.get(f"{CONSOLE}/rooms/{other.pk}").json()["stream_key"]
+
+    reset = console.post(f"{CONSOLE}/rooms/{room.pk}/stream-key")
+    assert reset.status_code == 200, reset.content
+    after = reset.json()
+    assert after["stream_key"] != before["stream_key"] and after["push_server"] == before["push_server"]
+    assert after["push_server"] + after["stream_key"] == after["push_url"]
+    assert console.get(f"{CONSOLE}/rooms/{room.pk}").json()["stream_key"] == after["stream_key"]
+    assert console.get(f"{CONSOLE}/rooms/{other.pk}").json()["stream_key"] == other_key
+
+    assert_error(rival_console.post(f"{CONSOLE}/rooms/{room.pk}/stream-key"), 404, "room_not_found")
+    assert console.get(f"{CONSOLE}/rooms/{room.pk}").json()["stream_key"] == after["stream_key"]
+    assert_error(console.post(f"{CONSOLE}/rooms/999999999/stream-key"), 404, "room_not_found")
+    assert_error(console.get(f"{CONSOLE}/rooms/{room.pk}/stream-key"), 405, "method_not_allowed")
+
+    ended = make_room(brand, status="ended")
+    key = console.get(f"{CONSOLE}/rooms/{ended.pk}").json()["stream_key"]
+    assert_error(console.post(f"{CONSOLE}/rooms/{ended.pk}/stream-key"), 409, "room_closed")
+    assert console.get(f"{CONSOLE}/rooms/{ended.pk}").json()["stream_key"] == key

@@ -252,6 +252,14 @@ $("stream-key-toggle").addEventListener("click", () => {
   renderStreamKey();
 });
 
+$("stream-key-reset").addEventListener("click", () =>
+  act(async () => {
+    if (!confirm("重置推流密钥？旧的推流地址将立即失效，推流软件需要填写新密钥。")) return;
+    renderRoom(await call("POST", `/rooms/${roomId}/stream-key`));
+    note("推流密钥已重置，请在推流软件中更新。");
+  }),
+);
+
 for (const button of document.querySelectorAll("[data-copy]")) {
   button.addEventListener("click", async () => {
     const what = button.dataset.copy;
@@ -362,8 +370,7 @@ function productRow(p, index) {
     act(async () => {
       await call("POST", `/rooms/${roomId}/products/${p.product_id}/sale`, { on_sale: event.target.checked });
       room = await call("GET", `/rooms/${roomId}`); // taking the pushed product off sale stops the push
-      await loadProducts();
-    }).finally(loadProducts);
+    }).finally(loadProducts); // refused: the box shows what the room holds again
   const move = (step) => () =>
     act(async () => {
       const ids = listings.map((l) => l.product_id);
