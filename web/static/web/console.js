@@ -160,8 +160,11 @@ function showError(text) {
 }
 $("action-error").querySelector(".close").addEventListener("click", () => showError(""));
 
+let noteTimer;
 function note(text) {
+  clearTimeout(noteTimer);
   show($("action-note"), text);
+  if (text) noteTimer = setTimeout(() => show($("action-note"), ""), ERROR_CLEARS_AFTER_MS);
 }
 
 // Run an API call from a control: errors appear in the error line, in the API's words or ours.
@@ -436,8 +439,8 @@ function skuEditor(p) {
       const body = { price: needFen(shown.price.value, label[0]) };
       if (shown.price2) body.price2 = needFen(shown.price2.value, label[1]);
       await call("PATCH", `/products/${p.product_id}`, body);
-      note(`「${p.name}」展示价已更新`);
       await loadProducts();
+      note(`「${p.name}」展示价已更新`); // once the table shows it
     });
   });
   const skuRows = p.skus.map((sku) => {
@@ -447,9 +450,10 @@ function skuEditor(p) {
     price.addEventListener("submit", (event) => {
       event.preventDefault();
       act(async () => {
-        await call("PATCH", `/skus/${sku.id}`, { price: needFen(price.price.value, "售价") });
-        note(`「${p.name} ${sku.spec}」售价已改为 ${price.price.value} 元`);
+        const typed = price.price.value;
+        await call("PATCH", `/skus/${sku.id}`, { price: needFen(typed, "售价") });
         await loadProducts();
+        note(`「${p.name} ${sku.spec}」售价已改为 ${typed} 元`); // once the table shows it
       });
     });
     const stock = el("form", { class: "inline" },
