@@ -60,6 +60,7 @@ console_urls = [
         name="console-room-product-sale",
     ),
     path("rooms/<int:room_id>/stats", console.RoomStatsApi.as_view(), name="console-room-stats"),
+    path("rooms/<int:room_id>/stream-key", console.RoomStreamKeyApi.as_view(), name="console-room-stream-key"),
     path("rooms/<int:room_id>/push", console.RoomPushApi.as_view(), name="console-room-push"),
     path("rooms/<int:room_id>/costreams", console.CoStreamInviteApi.as_view(), name="console-room-costream"),
     path("rooms/<int:room_id>/comments", live.ConsoleRoomCommentsApi.as_view(), name="console-room-comments"),

@@ -1,8 +1,10 @@
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from tenants import services
+from tenants import scoping, services
 from tenants.admin_site import BrandScopedAdmin, PlatformAdmin
 from tenants.errors import DomainError
 from tenants.models import Brand, Customer, Membership, StaffInvitation
@@ -10,12 +12,67 @@ from tenants.models import Brand, Customer, Membership, StaffInvitation
 
 @admin.register(Brand)
 class BrandAdmin(PlatformAdmin):
-    """Brands are the platform operator's: brand staff never see this page."""
+    """Brands are the platform operator's. A brand's owners see one row here, their own brand (the
+    one picked in the header), and change only its settings (``tenants.services.BRAND_SETTINGS``):
+    never another brand, never its slug, appid or status. Operators do not see the page."""
 
     list_display = ["name", "slug", "appid", "status", "timezone", "created_at"]
     list_filter = ["status"]
     search_fields = ["name", "slug", "appid"]
     actions = ["suspend", "reactivate"]
+    staff_readonly = ["slug", "appid", "status"]
+
+    def _own_brand(self, request):
+        """The brand in scope when one of its owners is the one asking, else None."""
+        if request.user.is_superuser or getattr(request, "admin_role", None) != Membership.Role.OWNER:
+            return None
+        return scoping.current_brand()
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or self._own_brand(request) is not None
+
+    def has_view_permission(self, request, obj=None):
+        if request.user.is_superuser:
+            return True
+        own = self._own_brand(request)
+        return own is not None and (obj is None or obj.pk == own.pk)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        own = self._own_brand(request)
+        return queryset.filter(pk=own.pk) if own is not None else queryset.none()
+
+    def get_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_fields(request, obj)
+        return [*self.staff_readonly, *services.BRAND_SETTINGS]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly if request.user.is_superuser else [*readonly, *self.staff_readonly]
+
+    def get_actions(self, request):
+        return super().get_actions(request) if request.user.is_superuser else {}
+
+    def get_list_filter(self, request):
+        return super().get_list_filter(request) if request.user.is_superuser else []
+
+    def changelist_view(self, request, extra_context=None):
+        own = self._own_brand(request)
+        if own is not None:  # one brand: straight to its settings
+            return HttpResponseRedirect(reverse("admin:tenants_brand_change", args=[own.pk]))
+        return super().changelist_view(request, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        if request.user.is_superuser:
+            return super().save_model(request, obj, form, change)
+        settings = {name: form.cleaned_data[name] for name in form.changed_data if name in services.BRAND_SETTINGS}
+        services.brand_update_settings(brand=obj, **settings)
 
     def _each(self, request, queryset, action):
         for brand in queryset:

@@ -189,6 +189,13 @@ def staff_membership(user, brand: Brand, roles) -> Membership:
     return membership
 
 
+def platform_membership(user, brand: Brand) -> Membership:
+    """The platform operator (a superuser) acts in a brand's console as its owner: their own
+    membership if they have one, else an unsaved one that only says so (never stored)."""
+    membership = Membership.unscoped.filter(user=user, brand=brand).first()
+    return membership or Membership(brand=brand, user=user, role=Membership.Role.OWNER)
+
+
 def require_authenticated(user):
     if user is None or not getattr(user, "is_authenticated", False):
         raise NotAuthenticated("not_authenticated", "Authentication credentials were not provided.")

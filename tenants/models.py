@@ -1,3 +1,4 @@
+import re
 import zoneinfo
 
 from django.conf import settings
@@ -14,6 +15,30 @@ appid_validator = RegexValidator(r"^wx[0-9a-zA-Z]{6,30}$", "A mini-program appid
 def validate_timezone(value):
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not a known time zone.")
+
+
+# What a start reminder's text may name (livestream.services.reminders fills them in).
+REMINDER_PLACEHOLDERS = frozenset({"title", "start", "anchor", "status"})
+
+
+def reminder_template_problem(data) -> str | None:
+    """What is wrong with a reminder layout (``{"thing1": "{title} 开播啦"}``), or None. A layout
+    that names an unknown placeholder would fail every reminder at sending time."""
+    if data in (None, ""):
+        return None
+    if not isinstance(data, dict):
+        return "The reminder layout maps each template key to its text."
+    for key, text in data.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", key):
+            return f"{key!r} is not a template key (like thing1)."
+        if not isinstance(text, str) or not text.strip() or len(text) > 200:
+            return f"The text of {key} is 1–200 characters."
+        try:
+            text.format(**dict.fromkeys(REMINDER_PLACEHOLDERS, ""))
+        except (KeyError, IndexError, ValueError, AttributeError):
+            names = ", ".join("{" + n + "}" for n in sorted(REMINDER_PLACEHOLDERS))
+            return f"The text of {key} may name only {names}."
+    return None
 
 
 class Brand(models.Model):
@@ -135,6 +160,12 @@ class Brand(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        super().clean()
+        problem = reminder_template_problem(self.reminder_template_data)
+        if problem:
+            raise ValidationError({"reminder_template_data": ValidationError(problem, code="invalid")})
 
     @property
     def is_active(self):

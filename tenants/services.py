@@ -91,9 +91,25 @@ def brand_create(
     return brand
 
 
+# The settings a brand's owners change themselves (console API and admin; operators read them);
+# the rest of a brand (slug, appid, AppSecret, status, plan limits) is the platform operator's.
+BRAND_SETTINGS = (
+    "name",
+    "timezone",
+    "blocked_words",
+    "blocked_word_action",
+    "comments_per_minute",
+    "allow_anonymous_viewers",
+    "reminder_lead_minutes",
+    "reminder_template_id",
+    "reminder_template_data",
+    "reminder_cancel_notice",
+)
+
+
 def brand_update_settings(*, brand: Brand, **fields) -> Brand:
-    """Settings a brand's owners and operators may change themselves."""
-    editable = {"name", "timezone"}
+    """Settings a brand's owners may change themselves (``BRAND_SETTINGS``); others are ignored."""
+    editable = set(BRAND_SETTINGS)
     changed = {field: value for field, value in fields.items() if field in editable}
     for field, value in changed.items():
         setattr(brand, field, value)

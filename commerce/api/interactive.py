@@ -1,5 +1,7 @@
 """Group buys (拼团) and bargains (砍价): the mini-program's and the console's endpoints."""
 
+from django.db.models import Count, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -252,14 +254,42 @@ class MpGroupJoinApi(CustomerAPIView):
         return Response({"group": GroupSerializer(_groups().get(pk=group.pk)).data, "order": _order(order)}, 201)
 
 
-class ConsoleGroupBuyListCreateApi(ConsoleAPIView, generics.ListAPIView):
-    """Group-buy offers, newest first; create one for a SKU (optionally in a room)."""
+class ConsoleGroupBuyOfferSerializer(GroupBuyOfferSerializer):
+    """An offer with its live counts, for the operator."""
 
-    serializer_class = GroupBuyOfferSerializer
+    groups_forming = serializers.IntegerField(read_only=True, help_text="Groups open, waiting for members.")
+    groups_succeeded = serializers.IntegerField(read_only=True, help_text="Groups that filled.")
+    members_paid = serializers.IntegerField(read_only=True, help_text="Seats paid for, over every group.")
+
+    class Meta(GroupBuyOfferSerializer.Meta):
+        fields = [*GroupBuyOfferSerializer.Meta.fields, "groups_forming", "groups_succeeded", "members_paid"]
+        read_only_fields = fields
+
+
+def _group_buy_offers():
+    """Offers with their counts: one query, whatever the page size."""
+    groups = Group.Status
+    return (
+        GroupBuyOffer.objects.select_related("sku__product")
+        .annotate(
+            groups_forming=Count("groups", filter=Q(groups__status=groups.FORMING), distinct=True),
+            groups_succeeded=Count("groups", filter=Q(groups__status=groups.SUCCEEDED), distinct=True),
+            members_paid=Count(
+                "groups__members", filter=Q(groups__members__status=GroupMember.Status.PAID), distinct=True
+            ),
+        )
+        .order_by("-starts_at", "-pk")
+    )
+
+
+class ConsoleGroupBuyListCreateApi(ConsoleAPIView, generics.ListAPIView):
+    """Group-buy offers, newest first, with their live counts; create one for a SKU (optionally in a room)."""
+
+    serializer_class = ConsoleGroupBuyOfferSerializer
     filterset_fields = ["sku", "room", "is_active"]
 
     def get_queryset(self):
-        return GroupBuyOffer.objects.select_related("sku__product").order_by("-starts_at", "-pk")
+        return _group_buy_offers()
 
     class InputSerializer(OfferInputSerializer):
         price = StrictIntegerField(min_value=1, help_text="Fen, below the SKU's price.")
@@ -273,23 +303,23 @@ class ConsoleGroupBuyListCreateApi(ConsoleAPIView, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     @error_codes({404: ["sku_not_found"]})
-    @extend_schema(request=InputSerializer, responses={201: GroupBuyOfferSerializer}, tags=CONSOLE_TAGS)
+    @extend_schema(request=InputSerializer, responses={201: ConsoleGroupBuyOfferSerializer}, tags=CONSOLE_TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         sku, room = _sku(values.pop("sku_id")), _room(values.pop("room_id"))
         offer = group_buys.group_buy_offer_create(brand=request.brand, sku=sku, room=room, **values)
-        return Response(GroupBuyOfferSerializer(offer).data, status=201)
+        return Response(ConsoleGroupBuyOfferSerializer(_group_buy_offers().get(pk=offer.pk)).data, status=201)
 
 
 class ConsoleGroupBuyStopApi(ConsoleAPIView):
     """Stop an offer: no new groups or members; open groups close and their paid members are refunded."""
 
-    @extend_schema(request=None, responses={200: GroupBuyOfferSerializer}, tags=CONSOLE_TAGS)
+    @extend_schema(request=None, responses={200: ConsoleGroupBuyOfferSerializer}, tags=CONSOLE_TAGS)
     def post(self, request, offer_id):
         offer = group_buys.group_buy_offer_stop(brand=request.brand, offer=group_buys.get_offer(offer_id))
-        return Response(GroupBuyOfferSerializer(offer).data)
+        return Response(ConsoleGroupBuyOfferSerializer(_group_buy_offers().get(pk=offer.pk)).data)
 
 
 class ConsoleGroupListApi(ConsoleAPIView, generics.ListAPIView):
@@ -464,14 +494,43 @@ class MpBargainBuyApi(CustomerAPIView):
         return Response(_order(order), status=201)
 
 
-class ConsoleBargainOfferListCreateApi(ConsoleAPIView, generics.ListAPIView):
-    """Bargain offers, newest first; create one for a SKU."""
+class ConsoleBargainOfferSerializer(BargainOfferSerializer):
+    """An offer with its live counts, for the operator."""
 
-    serializer_class = BargainOfferSerializer
+    bargains_started = serializers.IntegerField(read_only=True, help_text="Bargains customers started.")
+    bargains_active = serializers.IntegerField(read_only=True, help_text="Of them, still being cut.")
+    bargains_purchased = serializers.IntegerField(read_only=True, help_text="Of them, bought and paid.")
+
+    class Meta(BargainOfferSerializer.Meta):
+        fields = [*BargainOfferSerializer.Meta.fields, "bargains_started", "bargains_active", "bargains_purchased"]
+        read_only_fields = fields
+
+
+def _bargain_offers():
+    """Offers with their counts: one query, whatever the page size."""
+    return (
+        BargainOffer.objects.select_related("sku__product")
+        .annotate(
+            bargains_started=Count("bargains", distinct=True),
+            bargains_active=Count(
+                "bargains",
+                filter=Q(bargains__status=Bargain.Status.ACTIVE, bargains__expires_at__gt=Now()),
+                distinct=True,
+            ),
+            bargains_purchased=Count("bargains", filter=Q(bargains__status=Bargain.Status.PURCHASED), distinct=True),
+        )
+        .order_by("-starts_at", "-pk")
+    )
+
+
+class ConsoleBargainOfferListCreateApi(ConsoleAPIView, generics.ListAPIView):
+    """Bargain offers, newest first, with their live counts; create one for a SKU."""
+
+    serializer_class = ConsoleBargainOfferSerializer
     filterset_fields = ["sku", "room", "is_active"]
 
     def get_queryset(self):
-        return BargainOffer.objects.select_related("sku__product").order_by("-starts_at", "-pk")
+        return _bargain_offers()
 
     class InputSerializer(OfferInputSerializer):
         floor_price = StrictIntegerField(min_value=1, help_text="Fen, below the SKU's price.")
@@ -483,23 +542,23 @@ class ConsoleBargainOfferListCreateApi(ConsoleAPIView, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=InputSerializer, responses={201: BargainOfferSerializer}, tags=CONSOLE_TAGS)
+    @extend_schema(request=InputSerializer, responses={201: ConsoleBargainOfferSerializer}, tags=CONSOLE_TAGS)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         sku, room = _sku(values.pop("sku_id")), _room(values.pop("room_id"))
         offer = bargains.bargain_offer_create(brand=request.brand, sku=sku, room=room, **values)
-        return Response(BargainOfferSerializer(offer).data, status=201)
+        return Response(ConsoleBargainOfferSerializer(_bargain_offers().get(pk=offer.pk)).data, status=201)
 
 
 class ConsoleBargainOfferStopApi(ConsoleAPIView):
     """Stop an offer: no new bargains; running ones finish within their time."""
 
-    @extend_schema(request=None, responses={200: BargainOfferSerializer}, tags=CONSOLE_TAGS)
+    @extend_schema(request=None, responses={200: ConsoleBargainOfferSerializer}, tags=CONSOLE_TAGS)
     def post(self, request, offer_id):
         offer = bargains.bargain_offer_stop(brand=request.brand, offer=bargains.get_offer(offer_id))
-        return Response(BargainOfferSerializer(offer).data)
+        return Response(ConsoleBargainOfferSerializer(_bargain_offers().get(pk=offer.pk)).data)
 
 
 class ConsoleBargainListApi(ConsoleAPIView, generics.ListAPIView):

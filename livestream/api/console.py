@@ -23,7 +23,9 @@ TAGS = ["console: rooms"]
 class RoomSerializer(serializers.ModelSerializer):
     host_store_id = serializers.IntegerField(read_only=True, allow_null=True)
     pushed_product_id = serializers.SerializerMethodField()
-    push_url = serializers.SerializerMethodField()
+    push_url = serializers.SerializerMethodField(help_text="The whole push URL, stream key included.")
+    push_server = serializers.SerializerMethodField(help_text="The push URL's server part (OBS: 服务器).")
+    stream_key = serializers.SerializerMethodField(help_text="The rest of the push URL (OBS: 串流密钥).")
 
     class Meta:
         model = LiveRoom
@@ -51,6 +53,8 @@ class RoomSerializer(serializers.ModelSerializer):
             "pushed_product_id",
             "replay_url",
             "push_url",
+            "push_server",
+            "stream_key",
             "costream_code",
             "like_total",
             "peak_online",
@@ -62,6 +66,12 @@ class RoomSerializer(serializers.ModelSerializer):
 
     def get_push_url(self, room) -> str:
         return rooms.push_url(room)
+
+    def get_push_server(self, room) -> str:
+        return rooms.push_settings(room)[0]
+
+    def get_stream_key(self, room) -> str:
+        return rooms.push_settings(room)[1]
 
 
 class RoomInputSerializer(serializers.Serializer):
@@ -234,16 +244,55 @@ class RoomReplayApi(ConsoleAPIView):
         return Response(RoomSerializer(room).data)
 
 
+class RoomStreamKeyApi(ConsoleAPIView):
+    """Reset the room's stream key (重置推流密钥): the old push URL stops working for the room; the
+    answer carries the new ``push_url``, ``push_server`` and ``stream_key``."""
+
+    @error_codes({409: ["room_closed"]})
+    @extend_schema(request=None, responses={200: RoomSerializer}, tags=TAGS)
+    def post(self, request, room_id):
+        room = rooms.room_reset_stream_key(brand=request.brand, room=selectors.get_room(room_id))
+        return Response(RoomSerializer(room).data)
+
+
+class RoomSkuSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    spec = serializers.CharField()
+    price = serializers.IntegerField(help_text="Fen: what a buyer pays (change it with PATCH /skus/{id}).")
+    stock = serializers.IntegerField(help_text="Units left (change it with POST /skus/{id}/stock).")
+    is_active = serializers.BooleanField()
+
+
 class RoomProductSerializer(serializers.ModelSerializer):
     product_id = serializers.IntegerField()
     name = serializers.CharField(source="product.name")
     cover_url = serializers.CharField(source="product.cover_url")
     audit_status = serializers.CharField(source="product.audit_status")
     product_status = serializers.CharField(source="product.status")
+    price_type = serializers.CharField(source="product.price_type")
+    price = serializers.IntegerField(source="product.price", help_text="Fen: the price shown (PATCH /products/{id}).")
+    price2 = serializers.IntegerField(source="product.price2", allow_null=True, help_text="Fen: range top or discount.")
+    stock = serializers.SerializerMethodField(help_text="Units left over the product's SKUs on sale.")
+    skus = serializers.SerializerMethodField()
 
     class Meta:
         model = RoomProduct
-        fields = ["product_id", "name", "cover_url", "position", "on_sale", "audit_status", "product_status"]
+        fields = [
+            *("product_id", "name", "cover_url", "position", "on_sale", "audit_status", "product_status"),
+            *("price_type", "price", "price2", "stock", "skus"),
+        ]
+
+    def get_stock(self, listing) -> int:
+        return sum(sku.stock for sku in listing.product.skus.all() if sku.is_active)
+
+    def get_skus(self, listing) -> RoomSkuSerializer(many=True):
+        return RoomSkuSerializer(sorted(listing.product.skus.all(), key=lambda sku: sku.pk), many=True).data
+
+
+def room_listings(room):
+    """The room's products in order, each with its SKUs (a constant number of queries)."""
+    return RoomProduct.objects.filter(room=room).select_related("product").prefetch_related("product__skus")
 
 
 class RoomProductsApi(ConsoleAPIView):
@@ -254,9 +303,7 @@ class RoomProductsApi(ConsoleAPIView):
 
     @extend_schema(responses={200: RoomProductSerializer(many=True)}, tags=TAGS)
     def get(self, request, room_id):
-        room = selectors.get_room(room_id)
-        listings = RoomProduct.objects.filter(room=room).select_related("product")
-        return Response(RoomProductSerializer(listings, many=True).data)
+        return Response(RoomProductSerializer(room_listings(selectors.get_room(room_id)), many=True).data)
 
     @error_codes(
         {
@@ -268,10 +315,9 @@ class RoomProductsApi(ConsoleAPIView):
     def post(self, request, room_id):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        listings = room_products.room_products_add(
-            brand=request.brand, room=selectors.get_room(room_id), **data.validated_data
-        )
-        return Response(RoomProductSerializer(listings, many=True).data)
+        room = selectors.get_room(room_id)
+        room_products.room_products_add(brand=request.brand, room=room, **data.validated_data)
+        return Response(RoomProductSerializer(room_listings(room), many=True).data)
 
 
 class RoomProductRemoveApi(ConsoleAPIView):
@@ -306,10 +352,11 @@ class RoomProductSaleApi(ConsoleAPIView):
     def post(self, request, room_id, product_id):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        room = selectors.get_room(room_id)
         listing = room_products.room_product_set_sale(
-            brand=request.brand, room=selectors.get_room(room_id), product_id=product_id, **data.validated_data
+            brand=request.brand, room=room, product_id=product_id, **data.validated_data
         )
-        return Response(RoomProductSerializer(listing).data)
+        return Response(RoomProductSerializer(room_listings(room).get(pk=listing.pk)).data)
 
 
 class RoomPushApi(ConsoleAPIView):

@@ -1,14 +1,18 @@
 """Comments and mutes: history for viewers, moderation for operators."""
 
+import django_filters
+from django.db.models import Q
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, pagination, serializers
 from rest_framework.response import Response
 
 from livestream import selectors
-from livestream.models import Comment, Mute
+from livestream.models import Comment, LiveRoom, Mute
 from livestream.services import live
 from tenants.api.base import ConsoleAPIView, CustomerAPIView
 from tenants.api.fields import IdField
+from tenants.api.filters import BrandFilterSet
 from tenants.errors import NotFound
 from tenants.models import Customer
 from tenants.schema import error_codes
@@ -104,19 +108,47 @@ class ConsoleCommentActionApi(ConsoleAPIView):
 
 
 class MuteSerializer(serializers.ModelSerializer):
+    nickname = serializers.CharField(source="customer.nickname", read_only=True)
+    is_active = serializers.SerializerMethodField(help_text="Not lifted and not past ``until``.")
+
     class Meta:
         model = Mute
-        fields = ["id", "customer", "room", "until", "reason", "created_at"]
+        fields = ["id", "customer", "nickname", "room", "until", "reason", "created_at", "is_active"]
+
+    def get_is_active(self, mute) -> bool:
+        return mute.until is None or mute.until > timezone.now()
+
+
+class MuteFilter(BrandFilterSet):
+    applies_to_room = django_filters.ModelChoiceFilter(
+        queryset=lambda request: LiveRoom.objects.all(),  # per request, in its brand (tenants.api.filters)
+        field_name="room",
+        method="filter_applies_to_room",
+        help_text="The mutes that hold in this room: its own and the brand-wide.",
+    )
+    active = django_filters.BooleanFilter(method="filter_active", help_text="Still in force (or no longer).")
+
+    class Meta:
+        model = Mute
+        fields = ["customer", "room"]
+
+    def filter_applies_to_room(self, queryset, name, value):
+        return queryset.filter(Q(room=value) | Q(room__isnull=True))
+
+    def filter_active(self, queryset, name, value):
+        in_force = Q(until__isnull=True) | Q(until__gt=timezone.now())
+        return queryset.filter(in_force) if value else queryset.exclude(in_force)
 
 
 class ConsoleMuteListCreateApi(ConsoleAPIView, generics.ListAPIView):
-    """Muted customers (active mutes first); mute one in a room or in every room of the brand."""
+    """Muted customers, newest first (``?applies_to_room=<id>&active=true``: who cannot comment in
+    a room now); mute one in a room or in every room of the brand. Lift one with DELETE."""
 
     serializer_class = MuteSerializer
-    filterset_fields = ["customer", "room"]
+    filterset_class = MuteFilter
 
     def get_queryset(self):
-        return Mute.objects.order_by("-created_at", "-pk")
+        return Mute.objects.select_related("customer").order_by("-created_at", "-pk")
 
     class InputSerializer(serializers.Serializer):
         customer_id = IdField()

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from guides.models import Store
 from livestream import sales
-from livestream.models import LiveRoom
+from livestream.models import LiveRoom, new_stream_key
 from livestream.realtime import publish_room_event
 from livestream.room_state import rooms_changed_on_commit
 from livestream.services.costreams import active_costream_partner, costreams_end_for_room
@@ -260,6 +260,33 @@ def room_set_replay(*, brand: Brand, room: LiveRoom, replay_url: str) -> LiveRoo
         return room
 
 
+@transaction.atomic
+def room_reset_stream_key(*, brand: Brand, room: LiveRoom) -> LiveRoom:
+    """A new stream key for the room (重置推流密钥): the old push URL stops being the room's, so a
+    key that leaked (a shared screen, a former contractor's encoder) no longer pushes into it.
+    The streaming software then needs the new one."""
+    with brand_scope(brand):
+        room = _lock(room)
+        if room.status in (Status.ENDED, Status.CANCELLED, Status.BANNED):
+            raise Conflict(
+                "room_closed", f"A room that is {room.status} takes no stream.", fields={"status": room.status}
+            )
+        room.stream_key = new_stream_key()
+        room.save(update_fields=["stream_key", "updated_at"])
+        return room
+
+
 def push_url(room: LiveRoom) -> str:
     """Where the streaming software pushes this room (from LIVE_PUSH_URL_TEMPLATE)."""
     return settings.LIVE_PUSH_URL_TEMPLATE.format(brand=room.brand.slug, room=room.pk, key=room.stream_key)
+
+
+def push_settings(room: LiveRoom) -> tuple[str, str]:
+    """The push URL as streaming software asks for it: the server (OBS's 服务器, up to the last
+    ``/``) and the stream key (串流密钥, the rest: the stream's name with its secret)."""
+    url = push_url(room)
+    scheme_end = url.find("://") + 3 if "://" in url else 0
+    cut = url.rfind("/", scheme_end)
+    if cut < 0:
+        return url, ""
+    return url[: cut + 1], url[cut + 1 :]

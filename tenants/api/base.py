@@ -12,6 +12,7 @@ from tenants.auth import (
     StaffAuthentication,
     brand_from_header,
     ensure_brand_active,
+    platform_membership,
     require_authenticated,
     staff_membership,
 )
@@ -68,9 +69,19 @@ class StaffAPIView(ScopedAPIView):
 
 
 class ConsoleAPIView(StaffAPIView):
-    """``/api/v1/console/``: the brand's owners and operators."""
+    """``/api/v1/console/``: the brand's owners and operators, and the platform operator (a
+    superuser) acting for the brand ``X-Brand`` names, as its owner would."""
 
     allowed_roles = Membership.CONSOLE_ROLES
+
+    def resolve_scope(self, request):
+        if not request.user.is_superuser:
+            return super().resolve_scope(request)
+        brand = brand_from_header(request)
+        request.membership = platform_membership(request.user, brand)
+        ensure_brand_active(brand)
+        request.brand = brand
+        return brand
 
 
 class GuideAPIView(StaffAPIView):

@@ -7,20 +7,35 @@ from rest_framework.response import Response
 from tenants import services
 from tenants.api.base import ConsoleAPIView
 from tenants.api.filters import BrandFilterSet
-from tenants.errors import NotFound
-from tenants.models import Brand, Customer, StaffInvitation
+from tenants.errors import Forbidden, NotFound
+from tenants.models import Brand, Customer, Membership, StaffInvitation
 from tenants.schema import error_codes
+from tenants.services import BRAND_SETTINGS
 
 
 class ConsoleBrandSerializer(serializers.ModelSerializer):
+    reminder_template_data = serializers.DictField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        help_text=(
+            "The start reminder's text: each WeChat template key and what fills it, naming {title}, "
+            '{start}, {anchor} and {status}; e.g. {"thing1": "{title} 开播啦", "time2": "{start}"}. '
+            "Empty: the default layout."
+        ),
+    )
+
     class Meta:
         model = Brand
-        fields = ["id", "slug", "name", "appid", "status", "timezone"]
+        fields = ["id", "slug", "name", "appid", "status", *BRAND_SETTINGS[1:]]
         read_only_fields = ["id", "slug", "appid", "status"]
 
 
 class ConsoleBrandApi(ConsoleAPIView):
-    """The brand the request acts for, and its settings."""
+    """The brand the request acts for, and its settings. Its owners (and the platform operator)
+    change its name, time zone, comment moderation (blocked words and what happens to them,
+    comments per customer per minute, anonymous viewers) and start reminders (lead time, WeChat
+    template and its text); operators read them. The rest of a brand (slug, appid, status) is the
+    platform operator's."""
 
     @extend_schema(responses={200: ConsoleBrandSerializer}, tags=["console"])
     def get(self, request):
@@ -28,6 +43,8 @@ class ConsoleBrandApi(ConsoleAPIView):
 
     @extend_schema(request=ConsoleBrandSerializer, responses={200: ConsoleBrandSerializer}, tags=["console"])
     def patch(self, request):
+        if request.membership.role != Membership.Role.OWNER:
+            raise Forbidden("role_not_allowed", "Only the brand's owners change its settings.")
         serializer = ConsoleBrandSerializer(request.brand, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         brand = services.brand_update_settings(brand=request.brand, **serializer.validated_data)

@@ -71,7 +71,7 @@ def test_the_operator_pushes_a_product_and_the_viewers_card_changes(open_page, s
     expect(viewer.locator("#product-name")).to_have_text("Wool coat")
 
     scarf = show["products"]["Cashmere scarf"]
-    console.click(f"#products tr[data-product-id='{scarf}'] button")
+    console.click(f"#products tr[data-product-id='{scarf}'] button[data-act=push]")
 
     expect(viewer.locator("#product-name")).to_have_text("Cashmere scarf")
     expect(viewer.locator("#product-price")).to_have_text("¥299.00")
@@ -136,9 +136,9 @@ def test_the_operator_pins_and_hides_comments_on_every_viewers_screen(open_page,
     expect(console.locator("#comments li", has_text=drop)).to_be_visible()
 
     # Just said, the comments are not saved yet: the console waits for them (up to a few seconds).
-    console.locator("#comments li", has_text=keep).get_by_role("button", name="Pin").click()
+    console.locator("#comments li", has_text=keep).get_by_role("button", name="置顶").click()
     expect(viewer.locator("#pinned")).to_contain_text(keep, timeout=15_000)
-    console.locator("#comments li", has_text=drop).get_by_role("button", name="Hide").click()
+    console.locator("#comments li", has_text=drop).get_by_role("button", name="隐藏").click()
 
     expect(viewer.locator("#comments li", has_text=drop)).to_have_count(0, timeout=15_000)
     expect(console.locator("#comments li", has_text=drop)).to_have_count(0)
@@ -154,7 +154,7 @@ def test_a_muted_viewers_comment_is_refused_with_the_message_shown(open_page, sh
     line = console.locator("#comments li", has_text=first)
     expect(line).to_be_visible()
 
-    line.get_by_role("button", name="Mute").click()
+    line.get_by_role("button", name="禁言").click()
     expect(line).to_have_class("muted-author")
 
     viewer.reload()  # a fresh connection: the server reads the mute at once
@@ -170,10 +170,13 @@ def test_a_muted_viewers_comment_is_refused_with_the_message_shown(open_page, sh
 def test_an_operator_of_another_brand_cannot_open_this_rooms_console(open_page, show):
     page = open_console(open_page, show, username="rival-operator")
 
-    expect(page.locator("#refused")).to_contain_text(f"No live room {show['room']['id']} in Rival Tea Co.")
+    expect(page.locator("#refused")).to_contain_text(f"品牌「Rival Tea Co.」中没有直播间 {show['room']['id']}")
     expect(page.locator("#live")).to_be_hidden()
     expect(page.locator("#room-title")).to_have_text("")
-    assert ROOM_TITLE not in page.content()
+    # The room switcher offers the rival's own rooms (seeded with the same titles), never this one.
+    expect(page.locator("#room-switch option").first).to_have_text("选择直播间…")
+    expect(page.locator(f"#room-switch option[value='{show['room']['id']}']")).to_have_count(0)
+    assert "Lin Xiao" not in page.content()  # nothing of this room is shown
 
 
 def test_a_dropped_viewer_reconnects_and_resumes_from_the_snapshot(open_page, show):

@@ -534,6 +534,7 @@ ISOLATION = [
     ),
     ("console-room-products", "get", lambda w: f"{ROOMS}/{w['rival_live'].pk}/products", None, "room_not_found"),
     ("console-room-stats", "get", lambda w: f"{ROOMS}/{w['rival_live'].pk}/stats", None, "room_not_found"),
+    ("console-room-stream-key", "post", lambda w: f"{ROOMS}/{w['rival_live'].pk}/stream-key", None, "room_not_found"),
     (
         "console-room-products",
         "post",

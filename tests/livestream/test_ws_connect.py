@@ -95,3 +95,22 @@ async def _sync(func, *args, **kwargs):
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(func)(*args, **kwargs)
+
+
+async def test_the_platform_operator_follows_any_brands_room_but_only_under_that_brand(brand, rooms, make_staff):
+    def superuser():
+        user = make_staff(username="platform-ws")
+        user.is_superuser = user.is_staff = True
+        user.save()
+        return user
+
+    token = staff_tokens(await _sync(superuser))["access"]
+    for room in rooms:  # the console lets the platform operator act for any brand: its socket too
+        ws = await connect(f"/ws/rooms/{room.pk}/?token={token}&brand={room.brand_id}")
+        assert (await ws.receive_json_from())["type"] == "snapshot"
+        await ws.disconnect()
+    # Named under another brand, a room is not found, as for everyone.
+    ws = await connect(f"/ws/rooms/{rooms[1].pk}/?token={token}&brand={brand.pk}")
+    await closed_with(ws, 4404)
+    ws = await connect(f"/ws/rooms/{rooms[0].pk}/?token={token}&brand=no-such-brand")
+    await closed_with(ws, 4403)
