@@ -10,6 +10,7 @@ The same tokens authenticate websockets (``?token=`` or the ``Authorization`` he
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -71,6 +72,33 @@ def customer_claims(raw_token: str | bytes) -> tuple[int, int] | None:
         return None
 
 
+@dataclass(frozen=True)
+class TokenCustomer:
+    """The customer a verified token names, before their row is read: ``pk`` and ``brand_id``
+    from its claims, ``load()`` for the customer (``customer_from_token``; InvalidToken when the
+    row is gone). Where only the ids are needed first (a flash sale's stock gate turns most
+    buyers away), no row is read for those turned away."""
+
+    pk: int
+    brand_id: int
+    raw_token: str | bytes
+
+    def load(self) -> Customer:
+        return customer_from_token(self.raw_token)
+
+
+def token_customer(raw_token: str | bytes) -> TokenCustomer | None:
+    """The verified token's customer as a TokenCustomer, or None for an invalid token."""
+    claims = customer_claims(raw_token)
+    return TokenCustomer(claims[0], claims[1], raw_token) if claims is not None else None
+
+
+def remembered_brand(brand_id: int) -> Brand | None:
+    """The brand's row as this process remembers it (with its customers' rows, or alone), for
+    ``settings.CUSTOMER_CACHE_SECONDS`` like them; None if there is no such brand."""
+    return _remembered.brand(brand_id)
+
+
 class _Remembered:
     """Verified tokens and customer rows of this process, each instance built fresh per request
     so that no request sees another's changes to its objects. Bounded: emptied past MAX entries."""
@@ -80,6 +108,7 @@ class _Remembered:
     def __init__(self):
         self.tokens: dict[str | bytes, tuple[int, int, float]] = {}
         self.rows: dict[int, tuple[float, tuple, tuple]] = {}
+        self.brands: dict[int, tuple[float, tuple]] = {}
 
     def claims(self, raw_token) -> tuple[int, int]:
         known = self.tokens.get(raw_token)
@@ -106,9 +135,25 @@ class _Remembered:
                 if len(self.rows) >= self.MAX:
                     self.rows.clear()
                 self.rows[customer_id] = known
+                self.brands[brand_id] = (known[0], known[2])
         customer = Customer.from_db(connection.alias, _customers.attnames, known[1])
         customer.brand = Brand.from_db(connection.alias, _brands.attnames, known[2])
         return customer
+
+    def brand(self, brand_id) -> Brand | None:
+        known = self.brands.get(brand_id)
+        if known is None or known[0] <= time.time():
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {_brands.columns} FROM {Brand._meta.db_table} b WHERE b.id = %s", [brand_id])
+                row = cursor.fetchone()
+            if row is None:
+                return None
+            known = (time.time() + settings.CUSTOMER_CACHE_SECONDS, tuple(_brands.convert(row)))
+            if settings.CUSTOMER_CACHE_SECONDS > 0:
+                if len(self.brands) >= self.MAX:
+                    self.brands.clear()
+                self.brands[brand_id] = known
+        return Brand.from_db(connection.alias, _brands.attnames, known[1])
 
 
 _remembered = _Remembered()
@@ -117,6 +162,7 @@ _remembered = _Remembered()
 def forget_customers() -> None:
     """Drop this process's remembered customers and brands (after suspending a brand, in tests)."""
     _remembered.rows.clear()
+    _remembered.brands.clear()
 
 
 _customers, _brands = RowLoader(Customer, "c"), RowLoader(Brand, "b")

@@ -30,6 +30,7 @@ from livestream import room_state
 from livestream import sales as room_sales
 from livestream.models import LiveRoom, RoomProduct
 from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source, scene_of
+from tenants.auth import TokenCustomer
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope, platform_scope
@@ -81,7 +82,7 @@ def get_order(order_id, *, customer: Customer | None = None) -> Order:
 def order_place(
     *,
     brand: Brand,
-    customer: Customer,
+    customer: Customer | TokenCustomer,
     lines: list[LineRequest],
     room_id: int | None = None,
     source: str = "",
@@ -95,7 +96,10 @@ def order_place(
 ) -> tuple[Order, bool]:
     """Place an order; answers ``(order, created)``. The same ``idempotency_key`` with the same
     request answers the first order (``created`` False); with another request, 409. A coupon
-    (``coupon_id``) is held for the order until it is paid (used) or cancelled (given back)."""
+    (``coupon_id``) is held for the order until it is paid (used) or cancelled (given back).
+
+    ``customer`` may be a TokenCustomer: their row is read once the stock gate has admitted the
+    order, so a buyer turned away from sold-out units costs no query (the flash sale's hot path)."""
     # A coupon or an offer joins the hash only when named, so orders without them hash as before.
     extras = [coupon_id] if coupon_id is not None else []
     extras += [offer.key] if offer is not None else []
@@ -109,10 +113,14 @@ def order_place(
                 return _earlier_order(customer, idempotency_key, request_hash), False
             raise
         place = partial(
-            _place, brand, customer, merged, room_id, source, delivery, address, pickup_store_id, note,
-            idempotency_key, request_hash, coupon_id, offer,
+            _place, brand, merged=merged, room_id=room_id, source=source, delivery=delivery, address=address,
+            pickup_store_id=pickup_store_id, note=note, idempotency_key=idempotency_key, request_hash=request_hash,
+            coupon_id=coupon_id, offer=offer,
         )  # fmt: skip
         try:
+            if isinstance(customer, TokenCustomer):
+                customer = customer.load()
+            place = partial(place, customer=customer)
             order, created = _placed_or_earlier(place, customer, idempotency_key, request_hash)
         except BaseException as error:
             ticket.failed(error)
@@ -155,7 +163,7 @@ def _request_hash(*parts) -> str:
 _KEY_USED = "SELECT 1 FROM commerce_order WHERE brand_id = %s AND customer_id = %s AND idempotency_key = %s"
 
 
-def _key_used(customer: Customer, key: str) -> bool:
+def _key_used(customer: Customer | TokenCustomer, key: str) -> bool:
     """Whether the customer placed an order with this Idempotency-Key: asked of every buyer the
     stock gate turns away with a key, so written out once (its index: order_idempotency_uniq)."""
     with connection.cursor() as cursor:
@@ -163,9 +171,9 @@ def _key_used(customer: Customer, key: str) -> bool:
         return cursor.fetchone() is not None
 
 
-def _earlier_order(customer: Customer, key: str, request_hash: str) -> Order | None:
+def _earlier_order(customer: Customer | TokenCustomer, key: str, request_hash: str) -> Order | None:
     """The order placed before with this Idempotency-Key; the key with another request: 409."""
-    earlier = Order.objects.filter(customer=customer, idempotency_key=key).first()
+    earlier = Order.objects.filter(customer_id=customer.pk, idempotency_key=key).first()
     if earlier is not None and earlier.request_hash != request_hash:
         raise Conflict("idempotency_key_reused", "This Idempotency-Key was used for a different order.")
     return earlier

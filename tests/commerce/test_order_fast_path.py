@@ -6,9 +6,10 @@ from unittest import mock
 import pytest
 
 from commerce.api import mp as api
-from commerce.models import Order
+from commerce.models import Order, Sku
 from conftest import Client, assert_error
 from tenants import auth
+from tenants.models import Customer
 from tenants.services import brand_suspend
 from tests.commerce.conftest import ADDRESS, ORDERS, create_flash_sale, create_sku
 
@@ -112,4 +113,28 @@ def test_who_may_not_order_is_told_by_the_view(mp, brand, sku, answered_fast, an
     auth.forget_customers()
     assert_error(mp.post(ORDERS, order_body(sku)), 403, "brand_suspended")
     assert answered_fast == [None, None, None, None]
+    assert not Order.unscoped.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the gate stands aside inside a transaction
+def test_a_buyer_the_stock_gate_turns_away_costs_no_query(
+    mp, sku, make_customer, customer_client, settings, django_assert_num_queries
+):
+    if not settings.REDIS_URL:
+        pytest.skip("the stock gate is Redis's (off on the embedded default)")
+    settings.CUSTOMER_CACHE_SECONDS = 5
+    sale = create_flash_sale(sku, quantity=1, per_customer_limit=1)
+    assert customer_client(make_customer(sku.brand)).post(ORDERS, order_body(sku, sale)).status_code == 201
+    assert_error(mp.post(ORDERS, order_body(sku, sale)), 409, "flash_sale_sold_out")  # the brand's row, remembered
+    with django_assert_num_queries(0):
+        assert_error(mp.post(ORDERS, order_body(sku, sale), HTTP_IDEMPOTENCY_KEY="new"), 409, "flash_sale_sold_out")
+
+
+@pytest.mark.django_db
+def test_a_customer_whose_row_is_gone_gets_401_and_their_units_back(brand, sku, make_customer, customer_client):
+    customer = make_customer(brand)
+    client = customer_client(customer)
+    Customer.unscoped.filter(pk=customer.pk).delete()
+    assert_error(client.post(ORDERS, order_body(sku)), 401, "invalid_token")
+    assert Sku.unscoped.get(pk=sku.pk).stock == sku.stock
     assert not Order.unscoped.exists()

@@ -73,3 +73,31 @@ def test_a_token_naming_another_brand_for_a_remembered_customer_is_refused(
     forged["brand_id"] = other_brand.pk
     with pytest.raises(InvalidToken):
         customer_from_token(str(forged))
+
+
+def test_a_brand_is_remembered_with_its_customers_and_alone(
+    brand, make_customer, remembering, django_assert_num_queries
+):
+    token = str(CustomerAccessToken.for_customer(make_customer(brand)))
+    customer_from_token(token)
+    with django_assert_num_queries(0):
+        assert auth.remembered_brand(brand.pk) == brand
+    auth.forget_customers()
+    with django_assert_num_queries(1):
+        assert auth.remembered_brand(brand.pk) == brand
+    with django_assert_num_queries(0):
+        remembered = auth.remembered_brand(brand.pk)
+    assert remembered is not auth.remembered_brand(brand.pk)  # built fresh for each request
+    with django_assert_num_queries(1):
+        assert auth.remembered_brand(10**9) is None
+
+
+def test_a_token_customer_names_the_ids_and_loads_the_row_only_when_asked(
+    brand, make_customer, remembering, django_assert_num_queries
+):
+    customer = make_customer(brand)
+    with django_assert_num_queries(0):
+        named = auth.token_customer(str(CustomerAccessToken.for_customer(customer)))
+    assert (named.pk, named.brand_id) == (customer.pk, brand.pk)
+    assert named.load() == customer
+    assert auth.token_customer("not-a-token") is None
