@@ -46,13 +46,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "tenants.middleware.SessionMiddleware",  # this, auth's and messages': for pages, not the API
     "tenants.middleware.AdminLocaleMiddleware",  # the admin in Chinese (or the operator's choice); the API in English
     "django.middleware.common.CommonMiddleware",
     "tenants.middleware.TextRuleMiddleware",  # the text rule on URLs, query strings and admin forms
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "tenants.middleware.AuthenticationMiddleware",
+    "tenants.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenants.middleware.BrandScopeMiddleware",
 ]
