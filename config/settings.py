@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "guides",
     "coupons",
     "web",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -650,3 +650,16 @@ def coupon_issue_for_follow_up(
         template = get_template(template_id)
         _check_issuable(template, customer, now)
         return _issue(template, customer, source=Coupon.Source.FOLLOW_UP, now=now)
+
+
+# --- subscribers of commerce's hooks (coupons.apps) ---------------------------------------------
+
+
+def on_order_paid(paid) -> None:
+    """"order paid": the order's coupon is used (and a referral rewarded), in the payment's transaction."""
+    coupons_order_paid(order=paid.order, paid_at=paid.paid_at)
+
+
+def on_order_cancelled(cancelled) -> None:
+    """"order cancelled": the order's coupon is available again, in the cancel's transaction."""
+    coupon_release_for_order(order=cancelled.order)

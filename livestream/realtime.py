@@ -210,14 +210,6 @@ class RedisStore:
         values = self.redis.lpop(_key("comments", "pending"), limit)
         return [v.decode() for v in values or []]
 
-    def hit(self, name: str, ident, window_s: int) -> int:
-        """Fixed-window counter: how many hits ``ident`` made in this window."""
-        key = _key("rate", name, ident, int(time.time() // window_s))
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, window_s + 1)
-        return int(pipe.execute()[0])
-
     # who watched and liked: the server's own record, for lotteries and gift boxes
     def watch_start(self, room_id: int, customer_id: int, socket_id: str, at: float) -> None:
         key = _key("room", room_id, "watching", customer_id)
@@ -423,7 +415,6 @@ class LocalStore:
         self.comments: list[str] = []
         self.sessions: list[str] = []
         self.open_sessions: dict[int, dict[str, str]] = defaultdict(dict)
-        self.hits: dict[tuple, int] = defaultdict(int)
         self.dirty: set[int] = set()
         self.recent: dict[int, list[str]] = {}
         self.watching: dict[tuple, dict[str, float]] = defaultdict(dict)
@@ -537,12 +528,6 @@ class LocalStore:
         with self.lock:
             taken, self.comments = self.comments[:limit], self.comments[limit:]
             return taken
-
-    def hit(self, name, ident, window_s):
-        key = (name, ident, int(time.time() // window_s))
-        with self.lock:
-            self.hits[key] += 1
-            return self.hits[key]
 
     def watch_start(self, room_id, customer_id, socket_id, at):
         with self.lock:

@@ -294,3 +294,17 @@ def live_counters(*, brand_id: int, room_id: int, entry: Entry, cached) -> tuple
         return entry.meta.get("likes", 0), entry.meta.get("online", 0)
     _Cache().call("set", live_key(brand_id, room_id), (likes, online), timeout=LIVE_TTL)
     return likes, online
+
+
+def on_products_changed(change) -> None:
+    """Subscriber of commerce's "products changed" (livestream.apps): the rooms that list the
+    products, or a product of the SKUs, are rebuilt once the change commits. The products' rooms
+    are looked up now (a product about to be deleted still has its listings)."""
+    from livestream.models import RoomProduct
+
+    room_ids = ()
+    if change.product_ids:
+        room_ids = RoomProduct.unscoped.filter(brand_id=change.brand_id, product_id__in=change.product_ids).values_list(
+            "room_id", flat=True
+        )
+    rooms_changed_on_commit(brand_id=change.brand_id, room_ids=list(room_ids), sku_ids=change.sku_ids)

@@ -18,10 +18,10 @@ from django.utils import timezone
 
 from commerce.models import Bargain, BargainHelp, BargainOffer, Order, Sku
 from commerce.services import orders
-from commerce.services.group_buys import rate_hit
 from livestream.models import LiveRoom
 from livestream.realtime import publish_room_event
-from tenants.errors import Conflict, InvalidInput, NotFound, RateLimited
+from tenants import ratelimit
+from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope
 
@@ -149,8 +149,13 @@ def bargain_start(*, brand: Brand, customer: Customer, offer: BargainOffer) -> B
 def bargain_help(*, brand: Brand, helper: Customer, bargain: Bargain) -> BargainHelp:
     """A friend cuts the bargain once: the next drawn cut (two with the new-customer boost)."""
     with brand_scope(brand):
-        if rate_hit("bargain_help", helper) > HELPS_PER_MINUTE:
-            raise RateLimited("bargain_help_rate_limited", "Too many helps; wait a minute.")
+        ratelimit.limit(
+            "bargain_help",
+            helper.pk,
+            per_window=HELPS_PER_MINUTE,
+            code="bargain_help_rate_limited",
+            message="Too many helps; wait a minute.",
+        )
         now = timezone.now()
         day = timezone.localdate(now, ZoneInfo(brand.timezone))
         with transaction.atomic():

@@ -13,10 +13,8 @@ expiry and the timeout never deadlock.
 """
 
 import logging
-import time
 from datetime import datetime, timedelta
 
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -25,7 +23,8 @@ from commerce.models import Group, GroupBuyOffer, GroupMember, Order, OrderEvent
 from commerce.services import orders, payments
 from livestream.models import LiveRoom
 from livestream.realtime import publish_room_event
-from tenants.errors import Conflict, InvalidInput, NotFound, RateLimited
+from tenants import ratelimit
+from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope, platform_scope
 
@@ -110,17 +109,14 @@ def group_buy_offer_stop(*, brand: Brand, offer: GroupBuyOffer) -> GroupBuyOffer
 # --- customers: start, join --------------------------------------------------------------------
 
 
-def rate_hit(name: str, customer: Customer, window_s: int = 60) -> int:
-    """How many times ``customer`` did ``name`` in this fixed window (an atomic counter in the cache,
-    shared by every process when the cache is Redis)."""
-    key = f"offer-rate:{name}:{customer.pk}:{int(time.time() // window_s)}"
-    cache.add(key, 0, window_s + 1)
-    return cache.incr(key)
-
-
 def _rate_limit(customer: Customer) -> None:
-    if rate_hit("group_join", customer) > JOINS_PER_MINUTE:
-        raise RateLimited("group_join_rate_limited", "Too many group-buy attempts; wait a minute.")
+    ratelimit.limit(
+        "group_join",
+        customer.pk,
+        per_window=JOINS_PER_MINUTE,
+        code="group_join_rate_limited",
+        message="Too many group-buy attempts; wait a minute.",
+    )
 
 
 def _check_offer_open(offer: GroupBuyOffer, now) -> None:

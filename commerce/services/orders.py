@@ -19,14 +19,13 @@ from functools import partial
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from commerce.hooks import ORDER_CANCELLED, ORDER_PAID, OrderCancelled, OrderPaid, products_changed
 from commerce.models import FlashSale, Order, OrderEvent, OrderLine, Product, Sku
 from commerce.services import flash_sales, stock_gate
 from commerce.services.pricing import PricedLine, price_order
 from coupons import services as coupon_services
 from guides.models import Store
 from guides.services import attribution_for
-from guides.services.commission import commission_accrue
-from livestream import room_state
 from livestream import sales as room_sales
 from livestream.models import LiveRoom, RoomProduct
 from livestream.sources import DIRECT, SCENE, EntrySource, resolve_entry_source, scene_of
@@ -350,7 +349,7 @@ def _place(
     saved_event()
     # The rooms that show a SKU whose stock (or flash sale) this order sold out show it sold out.
     if sold_out := {sku_id for sku_id, claim in units_left if claim.answer() == [(0,)]}:
-        room_state.rooms_changed_on_commit(brand_id=brand.pk, sku_ids=sorted(sold_out))
+        products_changed(brand_id=brand.pk, sku_ids=sorted(sold_out))
     return order, True
 
 
@@ -578,7 +577,7 @@ def _give_back(order: Order) -> None:
             sale_units[line.flash_sale_id] = (line.sku_id, line.quantity)
     stock_gate.units_changed_on_commit(brand_id=order.brand_id, sku_units={}, sale_units=sale_units, sign=1)
     if back_on_sale:
-        room_state.rooms_changed_on_commit(brand_id=order.brand_id, sku_ids=sorted(back_on_sale))
+        products_changed(brand_id=order.brand_id, sku_ids=sorted(back_on_sale))
 
 
 _RETURN_STOCK = "UPDATE commerce_sku SET stock = stock + %s WHERE id = %s AND brand_id = %s RETURNING stock"
@@ -611,7 +610,7 @@ def _cancel(order: Order, *, actor, actor_id=None, reason="") -> bool:
         return False
     _offers().order_cancelled(order)  # the group's row before the SKUs', as a join takes them
     _give_back(order)
-    coupon_services.coupon_release_for_order(order=order)
+    ORDER_CANCELLED.announce(OrderCancelled(order=order))
     from commerce.services.payments import close_open_payments  # payments builds on orders
 
     close_open_payments(order)
@@ -655,8 +654,7 @@ def order_mark_paid(*, order: Order, paid_at=None) -> bool:
         return False
     _offers().order_paid(order, paid_at)
     Customer.objects.filter(pk=order.customer_id, first_paid_at__isnull=True).update(first_paid_at=paid_at)
-    coupon_services.coupons_order_paid(order=order, paid_at=paid_at)
-    commission_accrue(order=order)
+    ORDER_PAID.announce(OrderPaid(order=order, paid_at=paid_at))  # coupons: used; guides: commission
     return True
 
 

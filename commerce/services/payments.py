@@ -13,12 +13,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from commerce.hooks import ORDER_REFUNDED, OrderRefunded, products_changed
 from commerce.models import Order, OrderEvent, OrderLine, Payment, Refund
 from commerce.payments import payment_provider
 from commerce.payments.base import InvalidNotification, Notification, PrepayRequest, RefundRequest
 from commerce.services.orders import Status, _invalid_transition, _move, order_mark_paid, stock_return
-from guides.services.commission import commission_sync_refunds
-from livestream import room_state
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope
@@ -359,9 +358,9 @@ def refund_settle(*, refund: Refund, succeeded: bool) -> bool:
             sku_id = OrderLine.objects.filter(pk=item["line_id"]).values_list("sku_id", flat=True).get()
             restocked[sku_id] = restocked.get(sku_id, 0) + item["quantity"]
     if back_on_sale := stock_return(brand_id=order.brand_id, sku_units=restocked):
-        room_state.rooms_changed_on_commit(brand_id=order.brand_id, sku_ids=sorted(back_on_sale))
+        products_changed(brand_id=order.brand_id, sku_ids=sorted(back_on_sale))
     Order.objects.filter(pk=order.pk).update(refunded_total=F("refunded_total") + refund.amount)
-    commission_sync_refunds(order=order)
+    ORDER_REFUNDED.announce(OrderRefunded(order=order))  # guides: the commission clawed back
     fully = not OrderLine.objects.filter(order=order, refunded_quantity__lt=F("quantity")).exists()
     _move(
         order,

@@ -13,11 +13,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, ProtectedError
 from django.utils import timezone
 
+from commerce.hooks import products_changed
 from commerce.models import MAX_STOCK, Product, Sku
 from commerce.selectors import sku_get
 from commerce.services import stock_gate
-from livestream.models import RoomProduct
-from livestream.room_state import rooms_changed_on_commit
 from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand
 
@@ -194,7 +193,7 @@ def sku_update(*, brand: Brand, sku: Sku, **fields) -> Sku:
         setattr(sku, field, value)
     _validate_sku(sku)
     sku.save(update_fields=list(changed))  # never ``stock``: that column only moves by delta
-    rooms_changed_on_commit(brand_id=brand.pk, sku_ids=[sku.pk])
+    products_changed(brand_id=brand.pk, sku_ids=[sku.pk])
     return sku
 
 
@@ -227,7 +226,7 @@ def sku_adjust_stock(*, brand: Brand, sku: Sku, delta: int) -> Sku:
         )
     stock_gate.units_changed_on_commit(brand_id=brand.pk, sku_units={sku.pk: delta}, sale_units={}, sign=1)
     if current.stock == 0 or current.stock == delta:  # sold out, or back in stock: rooms show it
-        rooms_changed_on_commit(brand_id=brand.pk, sku_ids=[sku.pk])
+        products_changed(brand_id=brand.pk, sku_ids=[sku.pk])
     return current
 
 
@@ -236,10 +235,7 @@ def sku_adjust_stock(*, brand: Brand, sku: Sku, delta: int) -> Sku:
 
 def _rooms_changed(product: Product) -> None:
     """The rooms that list the product show its card: their shared detail is rebuilt on commit."""
-    room_ids = RoomProduct.unscoped.filter(brand_id=product.brand_id, product_id=product.pk).values_list(
-        "room_id", flat=True
-    )
-    rooms_changed_on_commit(brand_id=product.brand_id, room_ids=list(room_ids))
+    products_changed(brand_id=product.brand_id, product_ids=[product.pk])
 
 
 def _lock_product(*, brand: Brand, product_id) -> Product:

@@ -172,3 +172,16 @@ def commission_sync_refunds(*, order: Order) -> list[CommissionEntry]:
                 )
             )
     return created
+
+
+# --- subscribers of commerce's hooks (guides.apps) ----------------------------------------------
+
+
+def on_order_paid(paid) -> None:
+    """"order paid": the order's commission accrues (in the payment's transaction)."""
+    commission_accrue(order=paid.order)
+
+
+def on_order_refunded(refunded) -> None:
+    """"order refunded": the refunded share of the commission is reversed (in the refund's transaction)."""
+    commission_sync_refunds(order=refunded.order)

@@ -15,10 +15,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from livestream.models import GiftBox, GiftBoxOpening, GiftBoxPrize, LiveRoom
-from livestream.realtime import publish_room_event, store
+from livestream.realtime import publish_room_event
 from livestream.room_state import rooms_changed_on_commit
 from livestream.services.lotteries import OPEN_ROOMS, watched_seconds
-from tenants.errors import Conflict, InvalidInput, NotFound, RateLimited
+from tenants import ratelimit
+from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope
 
@@ -134,8 +135,13 @@ def gift_box_open(*, brand: Brand, box: GiftBox, customer: Customer) -> tuple[Gi
         earlier = GiftBoxOpening.objects.filter(box=box, customer=customer).select_related("prize").first()
         if earlier is not None:
             return earlier, False
-        if store().hit("gift_box_open", customer.pk, 60) > OPENS_PER_MINUTE:
-            raise RateLimited("gift_box_rate_limited", "Too many tries; wait a moment.")
+        ratelimit.limit(
+            "gift_box_open",
+            customer.pk,
+            per_window=OPENS_PER_MINUTE,
+            code="gift_box_rate_limited",
+            message="Too many tries; wait a moment.",
+        )
         box.refresh_from_db(fields=["status"])
         if box.status != GiftBox.Status.OPEN:
             raise Conflict("gift_box_stopped", "This gift box is closed.")

@@ -31,8 +31,9 @@ from commerce.models import Product
 from livestream import selectors
 from livestream.models import Comment, LiveRoom, Mute, ProductClick, ViewingSession
 from livestream.realtime import UNAVAILABLE, encode, publish_room_event, store
+from tenants import ratelimit
 from tenants import text as text_rule
-from tenants.errors import Conflict, InvalidInput, NotFound, RateLimited
+from tenants.errors import Conflict, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope, platform_scope
 
@@ -84,8 +85,13 @@ def comment_accept(*, moderation: Moderation, room_id: int, customer_id: int, te
         if moderation.action == "reject":
             raise Conflict("comment_blocked", "This comment contains words the brand does not allow.")
         text = moderation.blocked.sub(lambda m: "*" * len(m.group()), text)
-    if store().hit("comment", customer_id, 60) > moderation.per_minute:
-        raise RateLimited("comment_rate_limited", "You are commenting too fast; wait a moment.")
+    ratelimit.limit(
+        "comment",
+        customer_id,
+        per_window=moderation.per_minute,
+        code="comment_rate_limited",
+        message="You are commenting too fast; wait a moment.",
+    )
     return text
 
 
@@ -357,8 +363,13 @@ def product_click(*, brand: Brand, room_id, product_id, customer: Customer) -> N
                 "product_not_in_room", "This product is not in the room.", fields={"product": ["Not in this room."]}
             )
     live = store()
-    if live.hit("product_click", customer.pk, 60) > CLICKS_PER_MINUTE:
-        raise RateLimited("click_rate_limited", "Too many product clicks; wait a moment.")
+    ratelimit.limit(
+        "product_click",
+        customer.pk,
+        per_window=CLICKS_PER_MINUTE,
+        code="click_rate_limited",
+        message="Too many product clicks; wait a moment.",
+    )
     live.add_product_click(brand.pk, int(room_id), int(product_id), customer.pk)
 
 

@@ -24,7 +24,8 @@ from livestream.models import Comment, LiveRoom, Lottery, LotteryEntry, LotteryW
 from livestream.realtime import publish_room_event, store
 from livestream.room_state import rooms_changed_on_commit
 from livestream.services import live
-from tenants.errors import Conflict, DomainError, InvalidInput, NotFound, RateLimited
+from tenants import ratelimit
+from tenants.errors import Conflict, DomainError, InvalidInput, NotFound
 from tenants.models import Brand, Customer
 from tenants.scoping import brand_scope, platform_scope
 
@@ -360,8 +361,13 @@ def lottery_join(*, brand: Brand, lottery: Lottery, customer: Customer) -> Lotte
     the entry and the lottery's count are written together, the count by a conditional UPDATE
     on an open lottery: a join that meets the draw is in the draw, or refused."""
     with brand_scope(brand):
-        if store().hit("lottery_join", customer.pk, 60) > JOINS_PER_MINUTE:
-            raise RateLimited("lottery_rate_limited", "Too many tries; wait a moment.")
+        ratelimit.limit(
+            "lottery_join",
+            customer.pk,
+            per_window=JOINS_PER_MINUTE,
+            code="lottery_rate_limited",
+            message="Too many tries; wait a moment.",
+        )
         if lottery.status != Lottery.Status.OPEN:
             raise Conflict("lottery_not_open", f"This lottery is already {lottery.status}.")
         if LotteryEntry.objects.filter(lottery=lottery, customer=customer).exists():

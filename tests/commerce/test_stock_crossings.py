@@ -1,13 +1,14 @@
-"""The rooms hear of a SKU's stock only when it crosses zero (livestream.room_state), never per
-order; on the embedded default the stock gate is off."""
+"""The rooms hear of a SKU's stock only when it crosses zero (commerce's "products changed" hook,
+which livestream.room_state subscribes to), never per order; on the embedded default the stock
+gate is off."""
 
 import pytest
 from django.conf import settings
 
+from commerce.hooks import PRODUCTS_CHANGED
 from commerce.services import stock_gate
 from commerce.services.orders import LineRequest, order_cancel
 from commerce.services.payments import refund_approve, refund_request
-from livestream import room_state
 from tests.commerce.conftest import create_flash_sale, create_sku, pay_order, place_order, reload
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +17,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def crossings(monkeypatch):
     calls = []
-    monkeypatch.setattr(room_state, "rooms_changed_on_commit", lambda **named: calls.append(named))
+    monkeypatch.setattr(PRODUCTS_CHANGED, "subscribers", [])  # the rooms' subscriber is not run here
+    PRODUCTS_CHANGED.subscribe(
+        lambda change: calls.append({"brand_id": change.brand_id, "sku_ids": list(change.sku_ids)})
+    )
     return calls
 
 

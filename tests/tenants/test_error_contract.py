@@ -101,6 +101,7 @@ def test_the_check_runs_for_every_test(anon):
 WEBSOCKET_ONLY = {"comment_blocked", "comment_empty", "comment_rate_limited", "comment_too_long", "comments_disabled"}
 DOMAIN_ERRORS = (
     r"\b(?:InvalidInput|NotAuthenticated|Forbidden|NotFound|Conflict|RateLimited|UpstreamError)\(\s*\"(\w+)\""
+    r"|\bratelimit\.limit\([^)]*?\bcode=\"(\w+)\""  # the one rate limiter names its 429 code
 )
 
 
@@ -111,8 +112,8 @@ def raised_codes():
         relative = path.relative_to(ROOT).as_posix()
         if relative.startswith((".venv/", "tests/", "bench/")) or "/migrations/" in relative:
             continue
-        for code in re.findall(DOMAIN_ERRORS, path.read_text()):
-            raised.setdefault(code, relative)
+        for found in re.findall(DOMAIN_ERRORS, path.read_text()):
+            raised.setdefault("".join(found), relative)
     return raised
 
 

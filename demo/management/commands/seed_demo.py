@@ -13,8 +13,8 @@ from django.utils.text import slugify
 
 from commerce.models import Product
 from commerce.services import products as product_services
-from coupons.demo import seed_demo_coupons
-from guides import demo as guides_demo
+from demo import guides as guides_demo
+from demo.coupons import seed_demo_coupons
 from guides.models import Guide, Store
 from guides.poster import label_image, media_url
 from livestream.models import LiveRoom

@@ -3,8 +3,8 @@ their logins (run after ``seed_demo``; ``bin/run`` does)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
+from demo.management.commands.seed_demo import PASSWORD
 from livestream.models import LiveRoom
-from tenants.management.commands.seed_demo import PASSWORD
 from tenants.models import Brand
 from tenants.scoping import brand_scope
 
