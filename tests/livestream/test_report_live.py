@@ -77,7 +77,7 @@ async def test_the_report_is_right_during_the_show_at_its_end_and_after_the_peri
     alice, bob, carol, dan = [await s(make_customer)(brand) for _ in range(4)]
     sockets = {who: await join(room, who) for who in (alice, bob, carol)}
     dropped_in = await join(room, dan)  # Dan looks in and leaves again before any flush
-    await dropped_in.disconnect()
+    await dropped_in.disconnect(timeout=10)  # a loaded CI machine may take over the default second
     await s(live.product_click)(brand=brand, room_id=room.pk, product_id=product.pk, customer=alice)
     paid = await s(lambda: pay_order(place_order(alice, [(sku, 1)], room=room)))()
     await s(place_order)(bob, [(sku, 2)], room=room)  # ordered, never paid
@@ -102,7 +102,7 @@ async def test_the_report_is_right_during_the_show_at_its_end_and_after_the_peri
     await asyncio.sleep(1.1)
     await s(rooms.room_end)(brand=brand, room=room)
     for ws in sockets.values():
-        await ws.disconnect()
+        await ws.disconnect(timeout=10)
     report, stats = await s(figures)(console, room)
     assert stats["online"] == 0 and report["room"]["status"] == "ended"
     assert report["viewers"]["visits"] == 4 and report["viewers"]["unique_viewers"] == 4
@@ -128,7 +128,8 @@ async def test_the_report_is_right_during_the_show_at_its_end_and_after_the_peri
     assert_agrees(report, stats)
     rows = await s(lambda: list(ViewingSession.unscoped.values_list("customer_id", "seconds")))()
     assert sorted(customer for customer, _ in rows) == sorted(c.pk for c in (alice, bob, carol, dan))
-    assert await s(lambda: realtime.store().unsaved_sessions(None, time.time()))() == {}
+    # This room's sessions only: another test's hub on this worker may still be winding down.
+    assert await s(lambda: realtime.store().unsaved_sessions([room.pk], time.time()))() == {}
 
 
 async def test_a_viewer_whose_process_died_counts_until_their_heartbeat_expired(brand, make_customer):
