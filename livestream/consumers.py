@@ -37,6 +37,7 @@ from livestream.services import live
 from livestream.services.room_products import product_summary
 from livestream.sources import resolve_entry_source
 from tenants import text as text_rule
+from tenants.error_messages import localized
 from tenants.errors import DomainError
 from tenants.models import Brand, Membership
 from tenants.scoping import brand_scope
@@ -357,4 +358,5 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.send(encode("comment", event))
 
     async def error(self, code: str, message: str):
+        message = localized(code, message, language=self.scope.get("language", ""))
         await self.send(encode("error", {"code": code, "message": message}))

@@ -14,6 +14,7 @@ from tenants import scoping
 from tenants import text as text_rule
 from tenants.admin_site import admin_scope_for
 from tenants.api.errors import error_body, is_api_request
+from tenants.error_messages import negotiated_language
 from tenants.models import Brand
 
 
@@ -24,7 +25,9 @@ def _is_admin(request) -> bool:
 class AdminLocaleMiddleware:
     """The admin's language: the one its user chose with the header's switch (Django's language
     cookie, set by ``set_language``), else ``LANGUAGE_CODE`` (Chinese); a browser's
-    Accept-Language does not change it. Every other path answers in ``API_LANGUAGE_CODE``."""
+    Accept-Language does not change it. Every other path (the API) answers in the language its
+    ``Accept-Language`` asks for among ``LANGUAGES``, else ``API_LANGUAGE_CODE`` (English): the
+    error messages (tenants.error_messages) and DRF's field messages follow it, the codes never."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -33,7 +36,7 @@ class AdminLocaleMiddleware:
         if _is_admin(request):
             language = translation.get_language_from_path(request.path_info) or self._chosen(request)
         else:
-            language = settings.API_LANGUAGE_CODE
+            language = negotiated_language(request.META.get("HTTP_ACCEPT_LANGUAGE"))
         previous = translation.get_language()
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
@@ -44,6 +47,8 @@ class AdminLocaleMiddleware:
         if _is_admin(request):
             patch_vary_headers(response, ("Cookie",))
             response.headers.setdefault("Content-Language", language)
+        elif response.status_code >= 400:  # an error's message is in the language asked for
+            patch_vary_headers(response, ("Accept-Language",))
         return response
 
     @staticmethod

@@ -1,6 +1,9 @@
 """One JSON shape for every error the API answers (DESIGN §10):
 
 {"error": {"code": "snake_case", "message": "...", "fields": {...}}}
+
+The message is in the request's language (tenants.error_messages): English unless the client's
+``Accept-Language`` asks for Chinese.
 """
 
 import logging
@@ -14,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
+from tenants.error_messages import localized
 from tenants.errors import DomainError
 from tenants.redis import UNAVAILABLE
 
@@ -29,7 +33,8 @@ _RENAMED_CODES = {
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+    fields = fields or {}
+    return {"error": {"code": code, "message": localized(code, message, fields), "fields": fields}}
 
 
 def _flatten(detail):

@@ -1,10 +1,13 @@
+import django_filters
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
 from tenants import services
 from tenants.api.base import PlatformAPIView
+from tenants.api.filters import BrandFilterSet
 from tenants.errors import NotFound
 from tenants.models import Brand
 from tenants.schema import error_codes
@@ -23,11 +26,26 @@ def get_brand(brand_id) -> Brand:
     return brand
 
 
+class BrandFilter(BrandFilterSet):
+    q = django_filters.CharFilter(method="search", help_text="Name, slug or appid contains (any case).")
+
+    class Meta:
+        model = Brand
+        fields = ["status"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(name__icontains=value) | Q(slug__icontains=value) | Q(appid__icontains=value))
+
+
 class PlatformBrandListCreateApi(PlatformAPIView, generics.ListAPIView):
-    """All brands (filter by ``status``); create a brand with its first owner."""
+    """All brands, oldest first and paged (``page``, ``page_size`` up to 100); filter by ``status``,
+    search with ``q`` (name, slug or appid); create a brand with its first owner."""
 
     serializer_class = BrandSerializer
-    filterset_fields = ["status"]
+    filterset_class = BrandFilter
 
     def get_queryset(self):
         return Brand.objects.order_by("id")

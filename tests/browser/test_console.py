@@ -186,13 +186,13 @@ def test_a_lottery_is_opened_counted_and_drawn_from_the_console(open_page, show)
     expect(card.locator("[data-count=entrants]")).to_have_text("0")
     viewer_card = viewer.locator("#coupons .lottery", has_text=title)
     viewer_card.locator("button").click()
-    expect(viewer_card.locator("button")).to_have_text("Joined ✓")
+    expect(viewer_card.locator("button")).to_have_text("已参与 ✓")
     expect(card.locator("[data-count=entrants]")).to_have_text("1")
 
     card.get_by_role("button", name="开奖", exact=True).click()
     expect(card).to_have_attribute("data-status", "drawn")
     expect(card.locator(".winners")).to_contain_text("中奖")
-    expect(viewer_card).to_contain_text("You won!")
+    expect(viewer_card).to_contain_text("恭喜你中奖了")
     lottery = next(x for x in show["api"]("GET", f"/rooms/{show['room']['id']}/lotteries") if x["title"] == title)
     assert (lottery["status"], lottery["entrant_count"]) == ("drawn", 1)
     assert not page.js_errors
@@ -294,7 +294,7 @@ def test_a_coupon_drop_shows_claimed_over_quota(open_page, show):
 
     drop = viewer.locator("#coupons .coupon", has_text="Live-room 10% off").last
     drop.locator("button").click()
-    expect(drop.locator("button")).to_have_text("Claimed ✓")
+    expect(drop.locator("button")).to_have_text("已领取 ✓")
     expect(row.locator(".claimed")).to_have_text("1 / 3")
 
 

@@ -162,7 +162,7 @@ def test_a_muted_viewers_comment_is_refused_with_the_message_shown(open_page, sh
     second = f"second {uuid.uuid4().hex[:6]}"
     comment(viewer, second)
 
-    expect(viewer.locator("#composer-error")).to_have_text("You have been muted in this room.")
+    expect(viewer.locator("#composer-error")).to_have_text("你已被禁言，暂时不能评论。")
     expect(viewer.locator("#comments li", has_text=second)).to_have_count(0)
     expect(console.locator("#comments li", has_text=second)).to_have_count(0)
 
@@ -225,10 +225,10 @@ def test_an_upcoming_room_counts_down_and_takes_a_reminder(open_page, show):
     upcoming = next(r for r in token_rooms if r["title"] == "Winter preview night")
     viewer = open_page(f"/live/rooms/{upcoming['id']}/", name="viewer", mobile=True)
 
-    expect(viewer.locator("#status")).to_have_text("Upcoming")
-    expect(viewer.locator("#countdown")).to_contain_text("h ")
+    expect(viewer.locator("#status")).to_have_text("即将开始")
+    expect(viewer.locator("#countdown")).to_contain_text("小时")
     viewer.click("#remind")
-    expect(viewer.locator("#remind")).to_contain_text("Reminder set")
+    expect(viewer.locator("#remind")).to_contain_text("已预约提醒")
     assert show["api"]("GET", f"/rooms/{upcoming['id']}")["reminders"]["pending"] >= 1
 
 
@@ -243,9 +243,9 @@ def test_the_operator_drops_a_coupon_and_the_viewer_claims_it(open_page, show):
 
     drop = viewer.locator("#coupons .coupon", has_text="Live-room 10% off").last
     expect(drop).to_be_visible()
-    expect(drop).to_contain_text("3 left")
+    expect(drop).to_contain_text("剩余 3 张")
     drop.locator("button").click()
-    expect(drop.locator("button")).to_have_text("Claimed ✓")
+    expect(drop.locator("button")).to_have_text("已领取 ✓")
     templates = show["api"]("GET", "/coupon-templates?page_size=100")["results"]
     template = next(t for t in templates if t["name"] == "Live-room 10% off")
     claimed = show["api"]("GET", f"/coupons?template_id={template['id']}&source=drop")["results"]
@@ -266,10 +266,10 @@ def test_a_viewer_joins_a_lottery_and_sees_the_draw(open_page, show):
     card = viewer.locator("#coupons .lottery", has_text=title)
     expect(card).to_contain_text("Silk scarf")
     card.locator("button").click()
-    expect(card.locator("button")).to_have_text("Joined ✓")
+    expect(card.locator("button")).to_have_text("已参与 ✓")
 
     show["api"]("POST", f"/rooms/{room}/lotteries/{lottery['id']}/draw")
 
     expect(card).to_have_attribute("data-status", "drawn")
-    expect(card).to_contain_text("You won!")  # every entrant wins: 50 prizes
+    expect(card).to_contain_text("恭喜你中奖了")  # every entrant wins: 50 prizes
     assert not viewer.js_errors

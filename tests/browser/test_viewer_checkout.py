@@ -37,8 +37,8 @@ def test_a_dropped_coupon_is_claimed_and_paid_with(open_page, show):
 
     drop = viewer.locator(".coupon:not(.lottery)", has_text="Live-room 10% off")
     expect(drop).to_be_visible()
-    drop.get_by_role("button", name="Claim").click()
-    expect(drop.get_by_role("button")).to_have_text("Claimed ✓")
+    drop.get_by_role("button", name="领取").click()
+    expect(drop.get_by_role("button")).to_have_text("已领取 ✓")
 
     viewer.click("#buy")
     # The claimed coupon applies and is chosen, with its discount: 10 % of ¥899.00, capped at ¥50.00.
@@ -46,7 +46,7 @@ def test_a_dropped_coupon_is_claimed_and_paid_with(open_page, show):
     expect(viewer.locator("#coupon-discount")).to_have_text("优惠 -¥50.00，商品金额 ¥899.00 → ¥849.00")
     viewer.click("#pay")
     expect(viewer.locator("#order-status")).to_have_attribute("data-status", "paid")
-    expect(viewer.locator("#order-status")).to_contain_text("¥849.00 (Live-room 10% off -¥50.00)")
+    expect(viewer.locator("#order-status")).to_contain_text("实付 ¥849.00（Live-room 10% off -¥50.00）")
 
     # Used: the next checkout no longer offers it.
     viewer.click("#checkout button[value=cancel]")

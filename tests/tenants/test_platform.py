@@ -44,3 +44,41 @@ def test_brand_staff_cannot_use_the_platform_api(console, brand):
     assert_error(console.post(f"/api/v1/platform/brands/{brand.pk}/suspend"), 403, "platform_only")
     brand.refresh_from_db()
     assert brand.is_active
+
+
+def test_the_brand_list_is_searched_and_paged_past_the_first_hundred(platform, console, brand):
+    """The console's brand switch searches this list: every brand can be reached, not the first 100."""
+    Brand.objects.bulk_create(
+        Brand(slug=f"shop-{n:03d}", name=f"品牌{n:03d} 服饰" if n % 2 else f"Shop {n:03d} Tea", appid=f"wxshop{n:07d}")
+        for n in range(1, 131)
+    )
+    first = platform.get("/api/v1/platform/brands?page_size=100").json()
+    assert first["count"] == 131 and len(first["results"]) == 100 and first["next"]
+    rest = platform.get("/api/v1/platform/brands?page_size=100&page=2").json()
+    assert len(rest["results"]) == 31 and rest["next"] is None
+    assert {b["slug"] for b in first["results"] + rest["results"]} == set(Brand.objects.values_list("slug", flat=True))
+
+    found = platform.get("/api/v1/platform/brands", {"q": "品牌12"}).json()
+    assert [b["name"] for b in found["results"]] == [
+        "品牌121 服饰",
+        "品牌123 服饰",
+        "品牌125 服饰",
+        "品牌127 服饰",
+        "品牌129 服饰",
+    ]
+    assert [b["slug"] for b in platform.get("/api/v1/platform/brands", {"q": "SHOP-130"}).json()["results"]] == [
+        "shop-130"
+    ]
+    assert platform.get("/api/v1/platform/brands", {"q": "wxshop0000007"}).json()["count"] == 1  # by appid
+    assert platform.get("/api/v1/platform/brands", {"q": "tea", "status": "suspended"}).json()["count"] == 0
+    assert platform.get("/api/v1/platform/brands", {"q": "  "}).json()["count"] == 131
+    assert platform.get("/api/v1/platform/brands", {"q": "no such brand"}).json() == {
+        "count": 0,
+        "next": None,
+        "previous": None,
+        "results": [],
+    }
+    assert_error(platform.get("/api/v1/platform/brands", {"q": "品牌121", "page": 2}), 404, "not_found")
+
+    # A brand's own staff reaches none of it, searching or not.
+    assert_error(console.get("/api/v1/platform/brands", {"q": brand.name}), 403, "platform_only")

@@ -1,6 +1,9 @@
 // The REST and websocket client both pages share: exactly what a mini-program would do with
 // wx.request and wx.connectSocket. Errors come back in Siyu's one shape:
-// {"error": {"code", "message", "fields"}}.
+// {"error": {"code", "message", "fields"}}, their messages in the page's language (<html lang>):
+// the API reads it from Accept-Language, the room's socket from ?lang= (a browser cannot set a
+// websocket's headers). A page words the codes it knows itself and shows the server's message
+// for any other.
 
 export class ApiError extends Error {
   constructor(status, code, message, fields) {
@@ -11,8 +14,10 @@ export class ApiError extends Error {
   }
 }
 
+export const LANGUAGE = document.documentElement.lang || "zh-Hans";
+
 export async function api(method, path, { token, brand, body, headers } = {}) {
-  const init = { method, headers: { Accept: "application/json", ...headers } };
+  const init = { method, headers: { Accept: "application/json", "Accept-Language": LANGUAGE, ...headers } };
   if (token) init.headers.Authorization = `Bearer ${token}`;
   if (brand) init.headers["X-Brand"] = String(brand);
   if (body !== undefined) {
@@ -23,13 +28,13 @@ export async function api(method, path, { token, brand, body, headers } = {}) {
   try {
     response = await fetch(path, init);
   } catch (err) {
-    throw new ApiError(0, "network", "The network is down; try again.");
+    throw new ApiError(0, "network", "网络连接失败，请重试。");
   }
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const error = (data && data.error) || {};
-    throw new ApiError(response.status, error.code || "http_" + response.status, error.message || response.statusText, error.fields);
+    throw new ApiError(response.status, error.code || "http_" + response.status, error.message || `请求失败（HTTP ${response.status}）`, error.fields);
   }
   return data;
 }
@@ -53,7 +58,7 @@ export function show(node, text) {
 }
 
 // Close codes after which reconnecting cannot help (README, "Websocket").
-const FINAL = { 4403: "Not allowed in this room.", 4404: "No such room.", 4409: "The show is over." };
+const FINAL = { 4403: "无权进入该直播间。", 4404: "直播间不存在。", 4409: "直播已结束。" };
 const RETRY_LATER = 1013; // the server's live store is unreachable for a moment: reconnect, backing off
 const PING_EVERY = 15000;
 const PONG_WAIT = 10000;
@@ -96,8 +101,8 @@ export class RoomSocket {
       }
       // With jitter, so that the sockets a server closed at once (1013: live updates unavailable) do not return at once.
       const delay = Math.min(10000, 500 * 2 ** this.attempt++) * (0.75 + Math.random() / 2);
-      const why = event.code === RETRY_LATER ? "Live updates paused" : "Connection lost";
-      this.onState("reconnecting", event.code, `${why}; reconnecting in ${Math.round(delay / 1000)} s…`);
+      const why = event.code === RETRY_LATER ? "实时互动暂时中断" : "连接已断开";
+      this.onState("reconnecting", event.code, `${why}，${Math.max(1, Math.round(delay / 1000))} 秒后重新连接…`);
       this.retry = setTimeout(() => this.connect(), delay);
     };
   }
@@ -130,5 +135,5 @@ export class RoomSocket {
 
 export function socketUrl(roomId, params) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}/ws/rooms/${roomId}/?${new URLSearchParams(params)}`;
+  return `${scheme}//${location.host}/ws/rooms/${roomId}/?${new URLSearchParams({ ...params, lang: LANGUAGE })}`;
 }

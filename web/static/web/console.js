@@ -20,7 +20,8 @@ const AUDIT_STATUS = { pending: "待审核", approved: "已通过", rejected: "�
 const LOTTERY_STATUS = { open: "进行中", drawn: "已开奖", stopped: "已结束" };
 const LOTTERY_RULE = { present: "在线观看", keyword: "口令评论", liked: "点赞", subscribed: "预约提醒", new_customers: "新客" };
 const COSTREAM_STATUS = { invited: "邀请中", accepted: "连麦中", active: "连麦中", declined: "已拒绝", ended: "已结束" };
-// The API's messages are English (its codes are the contract); the console says the usual ones in Chinese.
+// The console words the usual codes itself; any other shows the API's message, which api.js asks
+// for in the page's language (Accept-Language: zh-Hans).
 const CODE_TEXT = {
   network: "网络连接失败，请重试。",
   invalid_transition: "直播间当前状态不能进行此操作。",
@@ -65,35 +66,86 @@ const live = { snapshots: 0 };
 const call = (method, path, body) => api(method, `/api/v1/console${path}`, { token: session.access, brand: session.brand.id, body });
 
 // --- login: a staff member picks one of their brands, as X-Brand does in the API; the platform
-// operator picks any brand ------------------------------------------------------------------------
+// operator searches all brands for one ------------------------------------------------------------
 $("login").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
   const choice = $("brand-choice");
   try {
     if (!choice.hidden && session?.pending) {
-      const brand = session.pending.brands.find((b) => String(b.id) === form.get("brand"));
-      return start({ access: session.pending.access, user: session.pending.user, brands: session.pending.brands, brand });
+      const { pending } = session;
+      const brand = pending.platform ? loginPicker.brand(form.get("brand")) : pending.brands.find((b) => String(b.id) === form.get("brand"));
+      if (!brand) return refuse("请选择品牌。");
+      return start({ access: pending.access, user: pending.user, brands: pending.brands, platform: pending.platform, brand });
     }
     const answer = await api("POST", "/api/v1/staff/login", { body: { username: form.get("username"), password: form.get("password") } });
-    const brands = await brandsOf(answer);
-    if (!brands.length) return refuse("该账号没有可管理直播间的品牌。");
-    if (brands.length === 1) return start({ access: answer.access, user: answer.user, brands, brand: brands[0] });
-    session = { pending: { ...answer, brands } };
-    choice.querySelector("select").replaceChildren(...brands.map((b) => el("option", { value: b.id }, b.name)));
+    const brands = answer.brands.filter((b) => CONSOLE_ROLES.includes(b.role)); // the brands an account runs rooms for
+    const platform = Boolean(answer.user.is_platform_operator);
+    if (!platform && !brands.length) return refuse("该账号没有可管理直播间的品牌。");
+    if (!platform && brands.length === 1) return start({ access: answer.access, user: answer.user, brands, brand: brands[0] });
+    session = { pending: { ...answer, brands, platform } };
+    const select = choice.querySelector("select");
+    if (platform) {
+      loginPicker = brandPicker({ input: $("brand-choice-search"), select, more: $("brand-choice-more"), token: answer.access, own: brands });
+      await loginPicker.load();
+    } else {
+      select.replaceChildren(...brands.map((b) => el("option", { value: b.id }, b.name)));
+    }
+    $("brand-choice-search").hidden = !platform;
     choice.hidden = false;
   } catch (err) {
     refuse(errorText(err));
   }
 });
 
-// The brands an account runs rooms for: its owner / operator memberships; every brand for the platform operator.
-async function brandsOf(answer) {
-  const own = answer.brands.filter((b) => CONSOLE_ROLES.includes(b.role));
-  if (!answer.user.is_platform_operator) return own;
-  const page = await api("GET", "/api/v1/platform/brands?status=active&page_size=100", { token: answer.access });
+// The platform operator reaches every brand through the platform API's search (?q=, name, slug or
+// appid), a page at a time ("更多" adds the next), never a list cut at the first hundred.
+const BRAND_PAGE_SIZE = 20;
+let loginPicker;
+let headerPicker;
+
+function brandPicker({ input, select, more, token, own, current }) {
   const mine = new Map(own.map((b) => [b.id, b]));
-  return page.results.map((b) => mine.get(b.id) || { id: b.id, slug: b.slug, name: b.name, role: "platform", status: b.status });
+  const known = new Map(current ? [[current.id, current]] : []);
+  const asBrand = (b) => mine.get(b.id) || { id: b.id, slug: b.slug, name: b.name, role: "platform", status: b.status };
+  let query = "";
+  let page = 1;
+  let asked = 0;
+
+  async function load(append = false) {
+    const request = ++asked;
+    const params = new URLSearchParams({ status: "active", page_size: BRAND_PAGE_SIZE, page });
+    if (query) params.set("q", query);
+    const answer = await api("GET", `/api/v1/platform/brands?${params}`, { token });
+    if (request !== asked) return; // a later search has been asked meanwhile
+    const found = answer.results.map(asBrand);
+    for (const b of found) known.set(b.id, b);
+    const options = found.filter((b) => b.id !== current?.id).map((b) => el("option", { value: b.id }, b.name));
+    if (append) {
+      select.append(...options);
+    } else {
+      const head = current ? [el("option", { value: current.id, selected: true }, current.name)] : [];
+      const none = found.length || current ? [] : [el("option", { value: "", disabled: true, selected: true }, "没有找到品牌")];
+      select.replaceChildren(...head, ...options, ...none);
+    }
+    more.hidden = !answer.next;
+    more.textContent = `更多（共 ${answer.count} 个）`;
+  }
+
+  let typing;
+  input.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => {
+      query = input.value.trim();
+      page = 1;
+      load().catch((err) => showError(errorText(err)));
+    }, 250);
+  });
+  more.addEventListener("click", () => {
+    page += 1;
+    load(true).catch((err) => showError(errorText(err)));
+  });
+  return { load, brand: (id) => known.get(Number(id)) };
 }
 
 $("logout").addEventListener("click", () => {
@@ -109,7 +161,7 @@ const errorText = (err) => CODE_TEXT[err.code] || err.message;
 const canEditSettings = () => ["owner", "platform"].includes(session.brand.role);
 
 async function start(chosen) {
-  session = chosen;
+  session = { ...chosen, platform: Boolean(chosen.user?.is_platform_operator) };
   sessionStorage.setItem(STORE_KEY, JSON.stringify(session));
   $("login").hidden = true;
   show($("refused"), "");
@@ -196,13 +248,27 @@ function needFen(text, what) {
 
 // --- brand and room switchers ---------------------------------------------------------------------
 function renderBrandSwitch() {
-  const brands = session.brands || [session.brand];
-  $("brand-switch-label").hidden = brands.length < 2;
-  $("brand-switch").replaceChildren(...brands.map((b) => el("option", { value: b.id, selected: b.id === session.brand.id }, b.name)));
+  const brands = session.brands?.length ? session.brands : [session.brand];
+  $("brand-switch-label").hidden = !session.platform && brands.length < 2;
+  $("brand-search").hidden = !session.platform;
+  if (session.platform) {
+    headerPicker = brandPicker({
+      input: $("brand-search"),
+      select: $("brand-switch"),
+      more: $("brand-more"),
+      token: session.access,
+      own: session.brands || [],
+      current: session.brand,
+    });
+    headerPicker.load().catch((err) => console.warn("brands", err));
+  } else {
+    $("brand-switch").replaceChildren(...brands.map((b) => el("option", { value: b.id, selected: b.id === session.brand.id }, b.name)));
+  }
 }
 
 $("brand-switch").addEventListener("change", async (event) => {
-  const brand = session.brands.find((b) => String(b.id) === event.target.value);
+  const brand = session.platform ? headerPicker.brand(event.target.value) : session.brands.find((b) => String(b.id) === event.target.value);
+  if (!brand || brand.id === session.brand.id) return;
   session = { ...session, brand };
   sessionStorage.setItem(STORE_KEY, JSON.stringify(session));
   // The room open now is another brand's: go to the new brand's newest room, or stay and be told none.
@@ -300,11 +366,16 @@ for (const button of document.querySelectorAll("[data-action]")) {
   );
 }
 
+const socketLive = () => live.snapshots > 0 && socket?.socket?.readyState === WebSocket.OPEN;
+
 async function loadStats() {
   try {
     const stats = await call("GET", `/rooms/${roomId}/stats`);
-    $("online").textContent = stats.online;
-    $("peak").textContent = stats.peak_online;
+    // The online count is the room's, as every viewer's page shows it: the snapshot and the
+    // `viewers` broadcasts (every 2 s). The poll reads the same live store, but at other moments,
+    // so it stands in only while the socket is not connected.
+    if (!socketLive()) $("online").textContent = stats.online;
+    $("peak").textContent = Math.max(stats.peak_online, Number($("peak").textContent));
     $("likes").textContent = Math.max(stats.likes, Number($("likes").textContent));
     $("orders").textContent = stats.orders;
     $("paid-orders").textContent = stats.paid_orders;

@@ -25,7 +25,7 @@ async function login(force = false) {
     return;
   }
   const code = saved.code || "h5" + crypto.randomUUID().replaceAll("-", "");
-  const nickname = saved.customer?.nickname || `Viewer ${code.slice(2, 6).toUpperCase()}`;
+  const nickname = saved.customer?.nickname || `观众${code.slice(2, 6).toUpperCase()}`;
   const answer = await api("POST", "/api/v1/mp/login", { body: { appid, code, nickname } });
   state.token = answer.token;
   state.me = answer.customer;
@@ -61,19 +61,23 @@ async function loadRoom() {
   setStatus(room.status);
 }
 
+const ROOM_STATUS = { live: "直播中", paused: "已暂停", scheduled: "即将开始", ended: "已结束", cancelled: "已取消", banned: "已关闭" };
+const ENDED_TEXT = { ended: "直播已结束", cancelled: "本场直播已取消", banned: "直播间已关闭" };
+
 function setStatus(status) {
   const room = state.room;
   room.status = status;
-  $("status").textContent = { live: "LIVE", paused: "Paused", scheduled: "Upcoming", ended: "Ended", cancelled: "Cancelled", banned: "Closed" }[status] || status;
+  $("status").textContent = ROOM_STATUS[status] || status;
   $("status").dataset.status = status;
   $("upcoming").hidden = status !== "scheduled";
   const over = ["ended", "cancelled", "banned"].includes(status);
   $("ended").hidden = !over;
+  if (over && !room.replay_url) $("ended-text").textContent = ENDED_TEXT[status];
   if (over && room.replay_url) {
     $("replay").src = room.replay_url;
     $("replay").hidden = false;
     $("cover").hidden = true;
-    $("ended-text").textContent = "The show is over: watch the replay.";
+    $("ended-text").textContent = "直播已结束，可观看回放";
   }
   $("composer").hidden = over;
   if (status === "scheduled") startCountdown();
@@ -98,14 +102,14 @@ const saleRefusal = () => {
 let countdownTimer;
 function startCountdown() {
   const start = new Date(state.room.scheduled_start);
-  $("starts-at").textContent = start.toLocaleString();
+  $("starts-at").textContent = `开播时间：${start.toLocaleString("zh-CN", { month: "long", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" })}`;
   setReminder(state.room.subscribed);
   const tick = () => {
     const left = Math.max(0, start - Date.now());
     const h = Math.floor(left / 3600000);
     const m = Math.floor((left % 3600000) / 60000);
     const s = Math.floor((left % 60000) / 1000);
-    $("countdown").textContent = left ? `${h}h ${String(m).padStart(2, "0")}m ${String(s).padStart(2, "0")}s` : "any moment now";
+    $("countdown").textContent = left ? `${h} 小时 ${String(m).padStart(2, "0")} 分 ${String(s).padStart(2, "0")} 秒` : "马上开播";
   };
   tick();
   clearInterval(countdownTimer);
@@ -114,7 +118,7 @@ function startCountdown() {
 
 function setReminder(subscribed) {
   state.room.subscribed = subscribed;
-  $("remind").textContent = subscribed ? "Reminder set ✓ (tap to cancel)" : "Remind me";
+  $("remind").textContent = subscribed ? "已预约提醒 ✓（点击取消）" : "开播提醒";
   $("remind").classList.toggle("primary", !subscribed);
 }
 
@@ -139,7 +143,7 @@ function setLikes(total) {
 function setCostream(costream) {
   const banner = $("costream");
   if (!costream || !["active", "accepted"].includes(costream.status)) return show(banner, "");
-  show(banner, `Co-streaming with ${costream.partner.title} (${costream.partner.brand})`);
+  show(banner, `正在与「${costream.partner.title}」（${costream.partner.brand}）连麦`);
 }
 
 function notice(text) {
@@ -154,7 +158,7 @@ function commentItem(comment) {
   return el(
     "li",
     { dataset: { id: comment.id }, class: mine ? "mine" : "" },
-    el("b", {}, comment.customer.nickname || "Viewer"),
+    el("b", {}, comment.customer.nickname || "观众"),
     " ",
     el("span", { class: "text" }, comment.text),
   );
@@ -170,23 +174,27 @@ function addComment(comment) {
 
 function setPinned(comment) {
   const pinned = $("pinned");
-  pinned.replaceChildren(...(comment ? ["Pinned · ", el("b", {}, comment.customer.nickname), " ", comment.text] : []));
+  pinned.replaceChildren(...(comment ? ["置顶 · ", el("b", {}, comment.customer.nickname || "观众"), " ", comment.text] : []));
   pinned.hidden = !comment;
   pinned.dataset.id = comment ? comment.id : "";
 }
 
+// The moderation refusals in the page's own words; any other code shows the server's message, which
+// the socket sends in the page's language (socketUrl passes it on as ?lang=).
 const COMMENT_ERRORS = {
-  muted: "You have been muted in this room.",
-  comment_rate_limited: "Slow down: you are commenting too fast.",
-  comment_blocked: "That comment contains words this room does not allow.",
+  muted: "你已被禁言，暂时不能评论。",
+  comment_rate_limited: "评论太频繁了，请稍后再发。",
+  comment_blocked: "评论含有本直播间不允许的词语。",
+  login_required: "登录后才能评论。",
+  comments_disabled: "本直播间已关闭评论。",
 };
 
 $("composer").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = $("comment-text");
   const text = input.value.trim();
-  if (!text) return show($("composer-error"), "Say something first.");
-  if (!socket.send("comment", { text })) return show($("composer-error"), "Not connected; wait a moment.");
+  if (!text) return show($("composer-error"), "请先输入评论内容。");
+  if (!socket.send("comment", { text })) return show($("composer-error"), "正在连接直播间，请稍候再发。");
   show($("composer-error"), "");
   input.value = "";
 });
@@ -211,7 +219,7 @@ function sendLikes() {
 // --- the pushed product and buying -------------------------------------------------------------
 function priceText(p) {
   if (p.price_type === "range" && p.price2) return `${yuan(p.price)} – ${yuan(p.price2)}`;
-  if (p.price_type === "discount" && p.price2) return `${yuan(p.price2)}  was ${yuan(p.price)}`;
+  if (p.price_type === "discount" && p.price2) return `${yuan(p.price2)}  原价 ${yuan(p.price)}`;
   return yuan(p.price);
 }
 
@@ -228,7 +236,7 @@ function setPushed(product) {
   const listed = state.products.has(product.id);
   const refusal = listed ? saleRefusal() : null;
   $("buy").disabled = !listed || Boolean(refusal);
-  $("buy").textContent = !listed ? "Not on sale" : refusal ? "暂不可购买" : "Buy";
+  $("buy").textContent = !listed ? "未在售" : refusal ? "暂不可购买" : "马上抢";
   $("buy").dataset.refusal = refusal || "";
   show($("buy-reason"), refusal ? SALE_REFUSALS[refusal] || SALE_REFUSALS.room_not_selling : "");
 }
@@ -245,7 +253,7 @@ $("buy").addEventListener("click", async () => {
   if (!product || saleRefusal()) return;
   const select = $("sku");
   select.replaceChildren(
-    ...product.skus.map((sku) => el("option", { value: sku.id, disabled: !sku.in_stock }, `${sku.spec} — ${yuan(sku.price)}${sku.in_stock ? "" : " (sold out)"}`)),
+    ...product.skus.map((sku) => el("option", { value: sku.id, disabled: !sku.in_stock }, `${sku.spec || "默认规格"} — ${yuan(sku.price)}${sku.in_stock ? "" : "（已售罄）"}`)),
   );
   $("checkout-title").textContent = product.name;
   show($("checkout-error"), "");
@@ -322,7 +330,7 @@ $("checkout-form").addEventListener("submit", async (event) => {
       ...(form.get("coupon") ? { coupon_id: Number(form.get("coupon")) } : {}),
     };
     let order = await call("POST", "/api/v1/mp/orders", body, { "Idempotency-Key": key });
-    showOrder(order, "placed, paying…");
+    showOrder(order, "已下单，正在支付…");
     // A mini-program passes `params` to wx.requestPayment; on the sandbox the customer "pays" with
     // sandbox-pay, which sends WeChat Pay's signed notification to the same notification code.
     await call("POST", `/api/v1/mp/orders/${order.id}/pay`);
@@ -344,10 +352,20 @@ async function waitUntilPaid(order) {
   return order;
 }
 
+const ORDER_STATUS = {
+  pending_payment: "待支付",
+  paid: "支付成功",
+  shipped: "已发货",
+  completed: "已完成",
+  cancelled: "已取消",
+  refunding: "退款中",
+  refunded: "已退款",
+};
+
 function showOrder(order, note) {
-  const status = note || order.status.replaceAll("_", " ");
-  const coupon = order.coupon ? ` (${order.coupon.name} -${yuan(order.coupon.discount)})` : "";
-  show($("order-status"), `Order ${order.number}: ${yuan(order.payable)}${coupon} — ${status}`);
+  const status = note || ORDER_STATUS[order.status] || order.status;
+  const coupon = order.coupon ? `（${order.coupon.name} -${yuan(order.coupon.discount)}）` : "";
+  show($("order-status"), `订单 ${order.number}：实付 ${yuan(order.payable)}${coupon} — ${status}`);
   $("order-status").dataset.status = order.status;
 }
 
@@ -370,8 +388,8 @@ function addDrop(drop) {
     { class: "coupon", dataset: { id: drop.id } },
     el("strong", {}, drop.name),
     el("span", { class: "muted" }, drop.description || ""),
-    el("span", { class: "muted remaining" }, drop.remaining !== undefined ? `${drop.remaining} left` : ""),
-    el("button", { type: "button", class: "primary", onclick: (e) => claim(drop, e.target) }, "Claim"),
+    el("span", { class: "muted remaining" }, drop.remaining !== undefined ? `剩余 ${drop.remaining} 张` : ""),
+    el("button", { type: "button", class: "primary", onclick: (e) => claim(drop, e.target) }, "领取"),
   );
   shelf.querySelector(`[data-id="${drop.id}"]`)?.remove();
   shelf.append(item);
@@ -382,7 +400,7 @@ async function claim(drop, button) {
   button.disabled = true;
   try {
     await call("POST", `/api/v1/mp/coupons/drops/${drop.id}/claim`);
-    button.textContent = "Claimed ✓";
+    button.textContent = "已领取 ✓";
   } catch (err) {
     notice(err.message);
     button.disabled = false;
@@ -393,11 +411,11 @@ async function claim(drop, button) {
 // An open lottery shows its prize, its rule and a join button; at the draw the card names the
 // winners and the revealed seed, which with the proof endpoint lets anyone check the draw.
 const LOTTERY_RULES = {
-  present: "Everyone watching",
-  keyword: "Comment the keyword",
-  liked: "Like the room",
-  subscribed: "Subscribed to the reminder",
-  new_customers: "New customers",
+  present: "在线观看即可参与",
+  keyword: "发送口令评论参与",
+  liked: "点赞直播间即可参与",
+  subscribed: "预约开播提醒的观众可参与",
+  new_customers: "未下过单的新客可参与",
 };
 
 async function loadLotteries() {
@@ -414,18 +432,18 @@ function showLottery(lottery) {
   state.lotteries.set(lottery.id, lottery);
   const rule = LOTTERY_RULES[lottery.rule] || "";
   const drawn = Boolean(lottery.seed) || lottery.status === "drawn";
-  const winners = (lottery.winners || []).map((w) => w.nickname || `#${w.customer_id}`).join(", ");
+  const winners = (lottery.winners || []).map((w) => w.nickname || `观众 #${w.customer_id}`).join("、");
   const mine = (lottery.winners || []).some((w) => w.customer_id === state.me?.id);
   const item = el(
     "div",
     { class: "coupon lottery", dataset: { id: lottery.id, status: drawn ? "drawn" : "open" } },
     el("strong", {}, `🎁 ${lottery.title}`),
-    el("span", { class: "muted" }, `${lottery.prize?.name || ""} · ${lottery.winner_count || ""} winner(s)`),
-    el("span", { class: "muted" }, lottery.rule === "keyword" ? `${rule}: “${lottery.keyword}”` : rule),
+    el("span", { class: "muted" }, `${lottery.prize?.name || ""}${lottery.winner_count ? ` · ${lottery.winner_count} 人中奖` : ""}`),
+    el("span", { class: "muted" }, lottery.rule === "keyword" ? `${rule}：「${lottery.keyword}」` : rule),
     drawn
-      ? el("span", { class: "winners" }, mine ? "You won!" : winners ? `Winners: ${winners}` : "Drawn: no entrants")
+      ? el("span", { class: "winners" }, mine ? "恭喜你中奖了！" : winners ? `中奖名单：${winners}` : "已开奖：无人中奖")
       : el("button", { type: "button", class: "primary", disabled: Boolean(lottery.joined), onclick: (e) => joinLottery(lottery, e.target) },
-          lottery.joined ? "Joined ✓" : "Join"),
+          lottery.joined ? "已参与 ✓" : "参与抽奖"),
   );
   const shelf = $("coupons");
   shelf.querySelector(`.lottery[data-id="${lottery.id}"]`)?.remove();
