@@ -76,6 +76,7 @@ class Probe(consumers.RoomConsumer):
     def __init__(self, room, customer):
         super().__init__()
         self.room, self.customer, self.brand = room, customer, SimpleNamespace(pk=room.brand_id)
+        self.scope = {}  # as a socket without ?lang= has: English messages
         self.viewer = SimpleNamespace(id="probe")
         self.allowance, self.allowance_at = 1e9, time.monotonic()
         self.moderation = live.Moderation(True, None, "mask", 10**9)
